@@ -1,0 +1,224 @@
+/**
+ * The swarm object model, in the JSON shapes of the Docker Engine API v1.41.
+ *
+ * swarmlet mirrors Swarm's objects instead of inventing its own: the stock docker CLI, `docker stack deploy`
+ * and visualizers then work against swarmlet unchanged, and the model (spec vs. status, desired vs. observed
+ * state, slots, versions) is one that has held up in production for years. Only the fields swarmlet reads or
+ * writes are declared; unknown fields in a spec are kept as they came.
+ */
+
+/** Monotonic version of a stored object; updates must name the version they read (optimistic concurrency). */
+export interface ObjectVersion {
+  Index: number;
+}
+
+export interface Meta {
+  ID: string;
+  Version: ObjectVersion;
+  /** RFC 3339 with nanoseconds, as Docker prints it. */
+  CreatedAt: string;
+  UpdatedAt: string;
+}
+
+export type Labels = Record<string, string>;
+
+export interface ResourceSet {
+  NanoCPUs?: number;
+  MemoryBytes?: number;
+}
+
+export interface Resources {
+  Limits?: ResourceSet;
+  Reservations?: ResourceSet;
+}
+
+export type RestartCondition = 'none' | 'on-failure' | 'any';
+
+export interface RestartPolicy {
+  Condition?: RestartCondition;
+  /** Nanoseconds between a task's end and its replacement's start. */
+  Delay?: number;
+  /** 0 means unlimited. */
+  MaxAttempts?: number;
+  /** Nanoseconds over which restarts are counted against MaxAttempts; 0 means forever. */
+  Window?: number;
+}
+
+export interface Placement {
+  Constraints?: string[];
+  Preferences?: Array<{ Spread?: { SpreadDescriptor: string } }>;
+  MaxReplicas?: number;
+  Platforms?: Array<{ Architecture?: string; OS?: string }>;
+}
+
+export interface ContainerSpec {
+  Image: string;
+  Labels?: Labels;
+  Command?: string[];
+  Args?: string[];
+  Hostname?: string;
+  Env?: string[];
+  Dir?: string;
+  User?: string;
+  TTY?: boolean;
+  OpenStdin?: boolean;
+  /** Nanoseconds the engine waits after SIGTERM before SIGKILL. */
+  StopGracePeriod?: number;
+  StopSignal?: string;
+  Init?: boolean;
+}
+
+export interface TaskSpec {
+  ContainerSpec: ContainerSpec;
+  Resources?: Resources;
+  RestartPolicy?: RestartPolicy;
+  Placement?: Placement;
+  /** Bumped to force a redeploy of otherwise identical tasks. */
+  ForceUpdate?: number;
+  Runtime?: string;
+  Networks?: Array<{ Target: string; Aliases?: string[] }>;
+  LogDriver?: { Name: string; Options?: Record<string, string> };
+}
+
+export interface ServiceMode {
+  Replicated?: { Replicas?: number };
+  Global?: Record<string, never>;
+}
+
+export interface UpdateConfig {
+  Parallelism?: number;
+  Delay?: number;
+  FailureAction?: 'continue' | 'pause' | 'rollback';
+  Monitor?: number;
+  MaxFailureRatio?: number;
+  Order?: 'stop-first' | 'start-first';
+}
+
+export interface PortConfig {
+  Name?: string;
+  Protocol?: 'tcp' | 'udp' | 'sctp';
+  TargetPort?: number;
+  PublishedPort?: number;
+  PublishMode?: 'ingress' | 'host';
+}
+
+export interface EndpointSpec {
+  Mode?: 'vip' | 'dnsrr';
+  Ports?: PortConfig[];
+}
+
+export interface ServiceSpec {
+  Name: string;
+  Labels?: Labels;
+  TaskTemplate: TaskSpec;
+  Mode?: ServiceMode;
+  UpdateConfig?: UpdateConfig;
+  RollbackConfig?: UpdateConfig;
+  EndpointSpec?: EndpointSpec;
+}
+
+export interface ServiceStatus {
+  RunningTasks: number;
+  DesiredTasks: number;
+  CompletedTasks: number;
+}
+
+export interface Service extends Meta {
+  Spec: ServiceSpec;
+  PreviousSpec?: ServiceSpec;
+  Endpoint?: { Spec: EndpointSpec; Ports?: PortConfig[] };
+  /** Only filled when the caller asks with `?status=true`. */
+  ServiceStatus?: ServiceStatus;
+}
+
+/** Swarm's task states, in lifecycle order; a task only ever moves forward through them. */
+export const TASK_STATES = [
+  'new',
+  'pending',
+  'assigned',
+  'accepted',
+  'preparing',
+  'ready',
+  'starting',
+  'running',
+  'complete',
+  'shutdown',
+  'failed',
+  'rejected',
+  'remove',
+  'orphaned',
+] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+
+export interface ContainerStatus {
+  ContainerID?: string;
+  PID?: number;
+  ExitCode?: number;
+}
+
+export interface TaskStatus {
+  Timestamp: string;
+  State: TaskState;
+  Message: string;
+  Err?: string;
+  ContainerStatus?: ContainerStatus;
+}
+
+export interface Task extends Meta {
+  Name?: string;
+  Labels?: Labels;
+  Spec: TaskSpec;
+  ServiceID: string;
+  /** Replicated services number their tasks' positions from 1; a replacement takes its predecessor's slot. */
+  Slot?: number;
+  NodeID?: string;
+  Status: TaskStatus;
+  DesiredState: TaskState;
+  /** Version of the service spec this task was made from; a mismatch marks the task for update. */
+  SpecVersion?: ObjectVersion;
+}
+
+export type NodeRole = 'worker' | 'manager';
+export type NodeAvailability = 'active' | 'pause' | 'drain';
+export type NodeState = 'unknown' | 'down' | 'ready' | 'disconnected';
+
+export interface NodeSpec {
+  Name?: string;
+  Labels?: Labels;
+  Role: NodeRole;
+  Availability: NodeAvailability;
+}
+
+export interface NodeDescription {
+  Hostname: string;
+  Platform: { Architecture: string; OS: string };
+  Resources: { NanoCPUs: number; MemoryBytes: number };
+  Engine: { EngineVersion: string; Labels?: Labels; Plugins?: Array<{ Type: string; Name: string }> };
+}
+
+export interface Node extends Meta {
+  Spec: NodeSpec;
+  Description: NodeDescription;
+  Status: { State: NodeState; Message?: string; Addr: string };
+  ManagerStatus?: { Leader?: boolean; Reachability: 'unknown' | 'unreachable' | 'reachable'; Addr: string };
+}
+
+export interface SwarmSpec {
+  Name: string;
+  Labels?: Labels;
+  Orchestration: { TaskHistoryRetentionLimit: number };
+  Raft: { SnapshotInterval: number; KeepOldSnapshots: number; LogEntriesForSlowFollowers: number; ElectionTick: number; HeartbeatTick: number };
+  Dispatcher: { HeartbeatPeriod: number };
+  CAConfig: { NodeCertExpiry: number };
+  TaskDefaults: Record<string, unknown>;
+  EncryptionConfig: { AutoLockManagers: boolean };
+}
+
+export interface Swarm extends Meta {
+  Spec: SwarmSpec;
+  JoinTokens: { Worker: string; Manager: string };
+  RootRotationInProgress: boolean;
+  DefaultAddrPool: string[];
+  SubnetSize: number;
+  DataPathPort: number;
+}

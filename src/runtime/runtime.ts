@@ -1,0 +1,107 @@
+/**
+ * The narrow view of a container engine that the agent needs. The real implementation speaks the Docker
+ * Engine API over a unix socket (dockerd, podman and balenaEngine all answer it); tests use an in-memory
+ * fake. Both pass the same contract suite (test/runtime/contract.ts).
+ */
+
+import type { Labels } from '../api/types.ts';
+
+/** What the engine tells about its host; a node's description is made from it. */
+export interface EngineInfo {
+  ID: string;
+  Name: string;
+  ServerVersion: string;
+  OSType: string;
+  /** The engine's own spelling (x86_64, aarch64); callers normalise it. */
+  Architecture: string;
+  NCPU: number;
+  MemTotal: number;
+  /** False when the kernel's memory cgroup is off (common on Raspberry Pi OS): limits would not be enforced. */
+  MemoryLimit: boolean;
+  Labels: string[];
+}
+
+export interface ContainerCreateOptions {
+  name: string;
+  image: string;
+  labels: Labels;
+  env?: string[];
+  /** Replaces the image's entrypoint when set. */
+  entrypoint?: string[];
+  cmd?: string[];
+  hostname?: string;
+  user?: string;
+  workingDir?: string;
+  tty?: boolean;
+  openStdin?: boolean;
+  /** Bytes; 0 or undefined means none. */
+  memoryLimit?: number;
+  memoryReservation?: number;
+  nanoCpus?: number;
+  stopSignal?: string;
+  /** Seconds. */
+  stopTimeout?: number;
+  init?: boolean;
+}
+
+export interface ContainerSummary {
+  id: string;
+  name: string;
+  image: string;
+  labels: Labels;
+  /** created | restarting | running | removing | paused | exited | dead */
+  state: string;
+}
+
+export interface ContainerDetails extends ContainerSummary {
+  running: boolean;
+  pid: number;
+  exitCode: number;
+  /** The engine's error when the container could not start (e.g. a missing executable). */
+  error: string;
+  startedAt: string;
+  finishedAt: string;
+}
+
+export interface ContainerEvent {
+  /** Docker's action: create, start, die, kill, stop, destroy, oom, ... */
+  action: string;
+  id: string;
+  labels: Labels;
+  /** Nanoseconds since the epoch. */
+  timeNano: number;
+}
+
+export interface ImageSummary {
+  id: string;
+  os: string;
+  architecture: string;
+  repoTags: string[];
+  repoDigests: string[];
+}
+
+export interface Disposer {
+  (): void;
+}
+
+export interface ContainerRuntime {
+  info(): Promise<EngineInfo>;
+  /** Containers (running or not) carrying every label given as `key` or `key=value`. */
+  listContainers(labelFilters: string[]): Promise<ContainerSummary[]>;
+  /** Returns the new container's ID. Fails with code `not_found` when the image is absent. */
+  createContainer(options: ContainerCreateOptions): Promise<string>;
+  startContainer(id: string): Promise<void>;
+  /** Sends the stop signal, then SIGKILL after `timeoutSeconds`. Stopping a stopped container is not an error. */
+  stopContainer(id: string, timeoutSeconds: number): Promise<void>;
+  /** Removing a container that is already gone is not an error. */
+  removeContainer(id: string, options?: { force?: boolean }): Promise<void>;
+  /** Undefined when no such container exists. */
+  inspectContainer(id: string): Promise<ContainerDetails | undefined>;
+  /** Undefined when the engine has no such image locally. Never contacts a registry. */
+  inspectImage(ref: string): Promise<ImageSummary | undefined>;
+  /**
+   * Streams container events matching the label filters until disposed. `onError` is called once if the stream
+   * breaks (e.g. the engine restarted); the caller resubscribes.
+   */
+  subscribeEvents(labelFilters: string[], onEvent: (event: ContainerEvent) => void, onError: (err: Error) => void): Disposer;
+}
