@@ -1,0 +1,235 @@
+/**
+ * The agent: makes the node's engine match its assignments. Each pass reads the assignments and the engine's
+ * containers, plans (plan.ts, pure), carries the plan out with a few engine calls at once, and reports the
+ * observed task states to the managers in one batch. Passes run when the assignments change, when the engine
+ * reports a container event, and on a slow timer as a safety net; they never overlap.
+ */
+
+import type { TaskState } from '../api/types.ts';
+import { describeError, SwarmletError } from '../errors.ts';
+import { isTerminal } from '../manager/state/cluster-state.ts';
+import type { TaskStatusUpdate } from '../manager/state/commands.ts';
+import type { ContainerRuntime, Disposer } from '../runtime/runtime.ts';
+import type { Logger } from '../util/logger.ts';
+import type { Assignment, AssignmentSource, StatusReporter } from './assignment.ts';
+import { containerOptions } from './container-config.ts';
+import { resolveLocalImage } from './image.ts';
+import { nodeFilter } from './labels.ts';
+import type { AgentAction } from './plan.ts';
+import { planAgent } from './plan.ts';
+
+export interface AgentOptions {
+  nodeId: string;
+  runtime: ContainerRuntime;
+  source: AssignmentSource;
+  reporter: StatusReporter;
+  log: Logger;
+  now?: () => number;
+  /** Milliseconds between safety-net passes. */
+  resyncInterval?: number;
+  /** Engine calls in flight at once; a small box's engine does not go faster with more. */
+  concurrency?: number;
+}
+
+export class Agent {
+  private readonly options: Required<AgentOptions>;
+  private readonly disposers: Disposer[] = [];
+  private running: Promise<void> | null = null;
+  private again = false;
+  private stopped = false;
+  private engineDown = false;
+
+  constructor(options: AgentOptions) {
+    this.options = { now: Date.now, resyncInterval: 5_000, concurrency: 4, ...options };
+  }
+
+  start(): void {
+    const { source, resyncInterval } = this.options;
+    this.disposers.push(source.watch(() => this.kick()));
+    this.subscribeEngineEvents();
+    const timer = setInterval(() => this.kick(), resyncInterval);
+    timer.unref();
+    this.disposers.push(() => clearInterval(timer));
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const dispose of this.disposers.splice(0)) dispose();
+    await this.running;
+  }
+
+  /** Resolves when no pass is running or wanted; tests and shutdown use it. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /** Asks for a pass; one that arrives during a pass causes exactly one more. */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.loop().finally(() => {
+      this.running = null;
+    });
+  }
+
+  private async loop(): Promise<void> {
+    do {
+      this.again = false;
+      try {
+        await this.pass();
+        if (this.engineDown) this.options.log.info('container engine is reachable again');
+        this.engineDown = false;
+      } catch (err) {
+        // The agent never exits because the engine went away for a while: it retries on the next pass.
+        if (!this.engineDown || !(err instanceof SwarmletError && err.code === 'engine_unreachable')) {
+          this.options.log.warn(`agent pass failed: ${describeError(err)}`);
+        }
+        this.engineDown = err instanceof SwarmletError && err.code === 'engine_unreachable';
+      }
+    } while (this.again && !this.stopped);
+  }
+
+  private subscribeEngineEvents(): void {
+    if (this.stopped) return;
+    const { runtime, nodeId } = this.options;
+    const dispose = runtime.subscribeEvents(
+      nodeFilter(nodeId),
+      (event) => {
+        if (['die', 'start', 'destroy', 'oom', 'stop'].includes(event.action)) this.kick();
+      },
+      () => {
+        // The stream broke (engine restart): resubscribe shortly and resync, since events were missed.
+        const retry = setTimeout(() => {
+          this.subscribeEngineEvents();
+          this.kick();
+        }, 1_000);
+        retry.unref();
+        this.disposers.push(() => clearTimeout(retry));
+      },
+    );
+    this.disposers.push(dispose);
+  }
+
+  private async pass(): Promise<void> {
+    const { runtime, nodeId, source, reporter, concurrency } = this.options;
+    const assignments = source.assignments();
+    const containers = await runtime.listContainers(nodeFilter(nodeId));
+    const actions = planAgent(assignments, containers);
+    if (actions.length === 0) return;
+    const updates: TaskStatusUpdate[] = [];
+    try {
+      await forEachLimited(actions, concurrency, async (action) => {
+        const update = await this.execute(action);
+        if (update) updates.push(update);
+      });
+    } finally {
+      // What did happen is reported even when another action failed.
+      if (updates.length > 0) await reporter.report(updates);
+    }
+  }
+
+  private status(assignment: Assignment, state: TaskState, message: string, extra: { err?: string; containerId?: string; exitCode?: number; pid?: number } = {}): TaskStatusUpdate {
+    return {
+      taskId: assignment.task.ID,
+      status: {
+        Timestamp: new Date(this.options.now()).toISOString(),
+        State: state,
+        Message: message,
+        ...(extra.err ? { Err: extra.err } : {}),
+        ...(extra.containerId
+          ? { ContainerStatus: { ContainerID: extra.containerId, PID: extra.pid ?? 0, ExitCode: extra.exitCode ?? 0 } }
+          : {}),
+      },
+    };
+  }
+
+  private async execute(action: AgentAction): Promise<TaskStatusUpdate | undefined> {
+    const { runtime } = this.options;
+    switch (action.kind) {
+      case 'create':
+        return this.createAndStart(action.assignment);
+      case 'start':
+        return this.startExisting(action.assignment, action.containerId);
+      case 'running': {
+        const details = await runtime.inspectContainer(action.containerId);
+        return this.status(action.assignment, 'running', 'started', { containerId: action.containerId, pid: details?.pid });
+      }
+      case 'exited':
+        return this.observeExit(action.assignment, action.containerId);
+      case 'stop': {
+        const grace = action.assignment.task.Spec.ContainerSpec.StopGracePeriod ?? 10_000_000_000;
+        await runtime.stopContainer(action.containerId, Math.ceil(grace / 1e9));
+        const details = await runtime.inspectContainer(action.containerId);
+        if (isTerminal(action.assignment.task.Status.State)) return undefined;
+        return this.status(action.assignment, 'shutdown', 'shutdown', { containerId: action.containerId, exitCode: details?.exitCode });
+      }
+      case 'report':
+        return this.status(action.assignment, action.state, action.message, { err: action.err });
+      case 'remove':
+        await runtime.removeContainer(action.containerId, { force: true });
+        return undefined;
+    }
+  }
+
+  private async createAndStart(assignment: Assignment): Promise<TaskStatusUpdate> {
+    const { runtime, log } = this.options;
+    const ref = assignment.task.Spec.ContainerSpec.Image;
+    const image = await resolveLocalImage(runtime, ref);
+    if (!image) {
+      // Never pull: the cluster may have no registry. The task is rejected and the restart policy retries.
+      return this.status(assignment, 'rejected', 'preparing', { err: `No such image: ${ref}` });
+    }
+    let containerId: string;
+    try {
+      containerId = await runtime.createContainer(containerOptions(assignment, image));
+    } catch (err) {
+      if (err instanceof SwarmletError && err.code === 'engine_unreachable') throw err;
+      log.warn(`task ${assignment.task.ID}: create failed: ${describeError(err)}`);
+      return this.status(assignment, 'rejected', 'preparing', { err: describeError(err) });
+    }
+    return this.startExisting(assignment, containerId);
+  }
+
+  private async startExisting(assignment: Assignment, containerId: string): Promise<TaskStatusUpdate> {
+    const { runtime } = this.options;
+    try {
+      await runtime.startContainer(containerId);
+    } catch (err) {
+      if (err instanceof SwarmletError && err.code === 'engine_unreachable') throw err;
+      return this.status(assignment, 'failed', 'starting', { err: describeError(err), containerId });
+    }
+    const details = await runtime.inspectContainer(containerId);
+    return this.status(assignment, 'running', 'started', { containerId, pid: details?.pid });
+  }
+
+  private async observeExit(assignment: Assignment, containerId: string): Promise<TaskStatusUpdate> {
+    const details = await this.options.runtime.inspectContainer(containerId);
+    const exitCode = details?.exitCode ?? -1;
+    if (exitCode === 0) return this.status(assignment, 'complete', 'finished', { containerId, exitCode });
+    const err = details?.error ? details.error : `task: non-zero exit (${exitCode})`;
+    return this.status(assignment, 'failed', 'started', { err, containerId, exitCode });
+  }
+}
+
+/** Runs `work` over `items` with at most `limit` in flight; the first error is rethrown after all settle. */
+async function forEachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let firstError: unknown;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      try {
+        await work(item);
+      } catch (err) {
+        firstError ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (firstError !== undefined) throw firstError;
+}

@@ -1,0 +1,23 @@
+/**
+ * What a node's agent is given by the managers: the tasks assigned to it, with what it needs to run them that
+ * a task alone does not carry. Only the node's own tasks are sent, never the whole cluster state.
+ */
+
+import type { Task } from '../api/types.ts';
+import type { TaskStatusUpdate } from '../manager/state/commands.ts';
+import type { Disposer } from '../runtime/runtime.ts';
+
+export interface Assignment {
+  task: Task;
+  serviceName: string;
+}
+
+export interface AssignmentSource {
+  assignments(): Assignment[];
+  /** Calls back whenever the assignments may have changed. */
+  watch(onChange: () => void): Disposer;
+}
+
+export interface StatusReporter {
+  report(updates: TaskStatusUpdate[]): Promise<void>;
+}

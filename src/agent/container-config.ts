@@ -1,0 +1,45 @@
+/** Turns an assigned task into the container the engine should run: Swarm's naming, labels and resources. */
+
+import type { ContainerCreateOptions } from '../runtime/runtime.ts';
+import type { Assignment } from './assignment.ts';
+import { LABEL } from './labels.ts';
+
+/** SERVICE.SLOT.TASKID for replicated tasks, SERVICE.NODEID.TASKID for global ones, as Swarm names them. */
+export function taskName({ task, serviceName }: Assignment): string {
+  return `${serviceName}.${task.Slot ?? task.NodeID}.${task.ID}`;
+}
+
+export function containerOptions(assignment: Assignment, image: string): ContainerCreateOptions {
+  const { task, serviceName } = assignment;
+  const spec = task.Spec.ContainerSpec;
+  const name = taskName(assignment);
+  const grace = spec.StopGracePeriod ?? 10_000_000_000;
+  return {
+    name,
+    image,
+    labels: {
+      ...spec.Labels,
+      [LABEL.managed]: '1',
+      [LABEL.nodeId]: task.NodeID ?? '',
+      [LABEL.serviceId]: task.ServiceID,
+      [LABEL.serviceName]: serviceName,
+      [LABEL.task]: '',
+      [LABEL.taskId]: task.ID,
+      [LABEL.taskName]: name,
+    },
+    env: spec.Env,
+    entrypoint: spec.Command,
+    cmd: spec.Args,
+    hostname: spec.Hostname,
+    user: spec.User,
+    workingDir: spec.Dir,
+    tty: spec.TTY,
+    openStdin: spec.OpenStdin,
+    memoryLimit: task.Spec.Resources?.Limits?.MemoryBytes,
+    memoryReservation: task.Spec.Resources?.Reservations?.MemoryBytes,
+    nanoCpus: task.Spec.Resources?.Limits?.NanoCPUs,
+    stopSignal: spec.StopSignal,
+    stopTimeout: Math.ceil(grace / 1e9),
+    init: spec.Init,
+  };
+}

@@ -1,0 +1,100 @@
+/** /services: create, list, inspect, update and remove services. Every change is a committed command. */
+
+import type { Service, ServiceSpec } from '../../api/types.ts';
+import { invalidArgument } from '../../errors.ts';
+import type { ClusterState } from '../../manager/state/cluster-state.ts';
+import { findService, requireSwarm } from '../../manager/state/queries.ts';
+import { newId } from '../../util/ids.ts';
+import { randomServiceName } from '../../util/names.ts';
+import type { ApiContext } from '../context.ts';
+import { accepts, labelMatches, parseFilters } from '../filters.ts';
+import { readJson, sendJson } from '../http.ts';
+import type { Router } from '../router.ts';
+import { parseServiceSpec } from '../schemas.ts';
+
+const SERVICE_FILTERS = ['id', 'label', 'mode', 'name'] as const;
+
+/** Fills what Docker fills when a client leaves it out, so stored specs are explicit. */
+function withDefaults(spec: ServiceSpec, ctx: ApiContext): ServiceSpec {
+  const mode = spec.Mode?.Global ? { Global: {} } : { Replicated: { Replicas: spec.Mode?.Replicated?.Replicas ?? 1 } };
+  return { ...spec, Name: spec.Name || randomServiceName(ctx.random), Mode: mode };
+}
+
+/** Counts for `service ls`'s REPLICAS column (asked for with `?status=true`). */
+export function serviceStatus(state: ClusterState, service: Service) {
+  const tasks = Object.values(state.tasks).filter((task) => task.ServiceID === service.ID);
+  const running = tasks.filter((task) => task.DesiredState === 'running' && task.Status.State === 'running').length;
+  const desired = service.Spec.Mode?.Global
+    ? tasks.filter((task) => task.DesiredState === 'running').length
+    : (service.Spec.Mode?.Replicated?.Replicas ?? 1);
+  const completed = tasks.filter((task) => task.Status.State === 'complete').length;
+  return { RunningTasks: running, DesiredTasks: desired, CompletedTasks: completed };
+}
+
+function present(state: ClusterState, service: Service, withStatus: boolean): Service {
+  const endpointSpec = service.Spec.EndpointSpec ?? { Mode: 'vip' as const };
+  return {
+    ...service,
+    Endpoint: { Spec: endpointSpec },
+    ...(withStatus ? { ServiceStatus: serviceStatus(state, service) } : {}),
+  };
+}
+
+async function imageWarnings(ctx: ApiContext, spec: ServiceSpec): Promise<string[]> {
+  const image = spec.TaskTemplate.ContainerSpec.Image;
+  const found = await ctx.runtime.inspectImage(image).catch(() => undefined);
+  if (found || image.includes('@sha256:')) return [];
+  return [`image ${image} is not present on this node's engine; swarmlet never pulls, so load it (docker load) or tasks stay rejected`];
+}
+
+export function serviceRoutes(router: Router, ctx: ApiContext): void {
+  router.add('GET', '/services', async ({ res, query }) => {
+    const state = ctx.proposer.state;
+    requireSwarm(state);
+    const filters = parseFilters(query.get('filters'), SERVICE_FILTERS);
+    const withStatus = query.get('status') === 'true' || query.get('status') === '1';
+    const services = Object.values(state.services).filter(
+      (service) =>
+        accepts(filters, 'id', (id) => service.ID.startsWith(id)) &&
+        accepts(filters, 'name', (name) => service.Spec.Name.startsWith(name)) &&
+        accepts(filters, 'mode', (mode) => (service.Spec.Mode?.Global ? 'global' : 'replicated') === mode) &&
+        (filters.get('label') ?? []).every((label) => labelMatches(service.Spec.Labels, label)),
+    );
+    sendJson(res, 200, services.map((service) => present(state, service, withStatus)));
+  });
+
+  router.add('POST', '/services/create', async ({ req, res }) => {
+    requireSwarm(ctx.proposer.state);
+    const spec = withDefaults(parseServiceSpec(await readJson(req)), ctx);
+    const id = newId(ctx.random);
+    await ctx.proposer.propose({ type: 'service.create', id, spec, now: new Date(ctx.now()).toISOString() });
+    const warnings = await imageWarnings(ctx, spec);
+    sendJson(res, 201, warnings.length > 0 ? { ID: id, Warnings: warnings } : { ID: id });
+  });
+
+  router.add('GET', '/services/{id}', async ({ res, params }) => {
+    const state = ctx.proposer.state;
+    sendJson(res, 200, present(state, findService(state, params.id!), false));
+  });
+
+  router.add('POST', '/services/{id}/update', async ({ req, res, params, query }) => {
+    const service = findService(ctx.proposer.state, params.id!);
+    const version = Number(query.get('version'));
+    if (!query.get('version') || !Number.isInteger(version)) {
+      throw invalidArgument('invalid service version: pass ?version= with the Version.Index you inspected');
+    }
+    let spec = withDefaults(parseServiceSpec(await readJson(req)), ctx);
+    if (query.get('rollback') === 'previous') {
+      if (!service.PreviousSpec) throw invalidArgument(`service ${service.Spec.Name} does not have a previous spec to roll back to`);
+      spec = service.PreviousSpec;
+    }
+    await ctx.proposer.propose({ type: 'service.update', id: service.ID, version, spec, now: new Date(ctx.now()).toISOString() });
+    sendJson(res, 200, { Warnings: await imageWarnings(ctx, spec) });
+  });
+
+  router.add('DELETE', '/services/{id}', async ({ res, params }) => {
+    const service = findService(ctx.proposer.state, params.id!);
+    await ctx.proposer.propose({ type: 'service.remove', id: service.ID, now: new Date(ctx.now()).toISOString() });
+    res.writeHead(200).end();
+  });
+}

@@ -1,0 +1,43 @@
+/** /tasks: what `service ps` and `node ps` show, with Docker's filters. */
+
+import type { Task } from '../../api/types.ts';
+import { notFound } from '../../errors.ts';
+import type { ClusterState } from '../../manager/state/cluster-state.ts';
+import { requireSwarm } from '../../manager/state/queries.ts';
+import type { ApiContext } from '../context.ts';
+import { accepts, labelMatches, parseFilters } from '../filters.ts';
+import { sendJson } from '../http.ts';
+import type { Router } from '../router.ts';
+
+const TASK_FILTERS = ['id', 'name', 'service', 'node', 'label', 'desired-state'] as const;
+
+function taskMatches(state: ClusterState, task: Task, filters: ReturnType<typeof parseFilters>): boolean {
+  const service = state.services[task.ServiceID];
+  const node = task.NodeID ? state.nodes[task.NodeID] : undefined;
+  const name = service ? `${service.Spec.Name}.${task.Slot ?? task.NodeID}` : '';
+  return (
+    accepts(filters, 'id', (id) => task.ID.startsWith(id)) &&
+    accepts(filters, 'name', (n) => name.startsWith(n)) &&
+    accepts(filters, 'service', (s) => task.ServiceID === s || service?.Spec.Name === s) &&
+    accepts(filters, 'node', (n) => task.NodeID === n || (node !== undefined && (node.Description.Hostname === n || node.Spec.Name === n))) &&
+    accepts(filters, 'desired-state', (d) => task.DesiredState === d || (d === 'shutdown' && task.DesiredState === 'remove')) &&
+    (filters.get('label') ?? []).every((label) => labelMatches(task.Labels, label))
+  );
+}
+
+export function taskRoutes(router: Router, ctx: ApiContext): void {
+  router.add('GET', '/tasks', async ({ res, query }) => {
+    const state = ctx.proposer.state;
+    requireSwarm(state);
+    const filters = parseFilters(query.get('filters'), TASK_FILTERS);
+    sendJson(res, 200, Object.values(state.tasks).filter((task) => taskMatches(state, task, filters)));
+  });
+
+  router.add('GET', '/tasks/{id}', async ({ res, params }) => {
+    const state = ctx.proposer.state;
+    requireSwarm(state);
+    const task = state.tasks[params.id!] ?? Object.values(state.tasks).find((t) => t.ID.startsWith(params.id!));
+    if (!task) throw notFound(`task ${params.id} not found`);
+    sendJson(res, 200, task);
+  });
+}

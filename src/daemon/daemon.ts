@@ -1,0 +1,129 @@
+/**
+ * `swarmlet daemon`: one node. It opens the state store, checks the engine, serves the API, and — once the node
+ * is in a cluster — runs the manager's reconciler and the node's agent. It stops cleanly on SIGTERM/SIGINT,
+ * leaving containers running: a restarted daemon adopts them.
+ */
+
+import { Agent } from '../agent/agent.ts';
+import { startApiServer } from '../api/server.ts';
+import type { ApiContext } from '../api/context.ts';
+import { SwarmletError, unavailable } from '../errors.ts';
+import { LocalDispatcher } from '../manager/dispatcher.ts';
+import { LocalProposer } from '../manager/proposer.ts';
+import { Reconciler } from '../manager/reconciler.ts';
+import { emptyClusterState } from '../manager/state/cluster-state.ts';
+import { initSwarmCommand } from '../manager/state/init.ts';
+import { StateMachine } from '../manager/state/state-machine.ts';
+import { socketPathFromUrl } from '../paths.ts';
+import { DockerRuntime } from '../runtime/docker/docker-runtime.ts';
+import { EngineClient } from '../runtime/docker/engine-client.ts';
+import { StateStore } from '../store/state-store.ts';
+import { cryptoRandom, newId } from '../util/ids.ts';
+import { consoleLogger } from '../util/logger.ts';
+import { nodeFilter } from '../agent/labels.ts';
+import { describeNode } from './node-description.ts';
+import type { DaemonOptions } from './options.ts';
+
+export interface RunningDaemon {
+  stop(): Promise<void>;
+}
+
+/** Starts a node and returns once its API answers. */
+export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
+  const started = Date.now();
+  const log = consoleLogger(process.env.SWARMLET_LOG_LEVEL === 'debug' ? 'debug' : 'info', 'swarmlet');
+  const engineSocket = socketPathFromUrl(options.engine);
+  const engine = new EngineClient(engineSocket);
+  const runtime = new DockerRuntime(engine);
+  const store = await StateStore.open(options.dataDir, () => newId());
+  // Fails with one line naming the socket when the engine does not answer.
+  const engineInfo = await runtime.info();
+  const nodeId = store.data.node.id;
+  const proposer = new LocalProposer(new StateMachine(store.data.cluster ?? emptyClusterState()), store);
+  const dispatcher = new LocalDispatcher(proposer, nodeId);
+  const description = () => runtime.info().then((info) => describeNode(info, options));
+  if (!engineInfo.MemoryLimit) {
+    log.warn('the engine cannot enforce memory limits (memory cgroup off): tasks would run unlimited');
+  }
+
+  let roles: { reconciler: Reconciler; agent: Agent } | null = null;
+  const startRoles = async () => {
+    const self = proposer.state.nodes[nodeId];
+    if (self) {
+      await proposer.propose({ type: 'node.report', nodeId, description: await description(), addr: self.Status.Addr, now: new Date().toISOString() });
+    }
+    const reconciler = new Reconciler({ proposer, random: cryptoRandom, log });
+    const agent = new Agent({ nodeId, runtime, source: dispatcher, reporter: dispatcher, log });
+    reconciler.start();
+    agent.start();
+    roles = { reconciler, agent };
+  };
+  const stopRoles = async () => {
+    const current = roles;
+    roles = null;
+    if (current) await Promise.all([current.reconciler.stop(), current.agent.stop()]);
+  };
+
+  const ctx: ApiContext = {
+    proposer,
+    nodeId,
+    runtime,
+    engineInfo: () => engine.getJson<Record<string, unknown>>('/info'),
+    async initSwarm(request) {
+      const now = new Date().toISOString();
+      const addr = request.advertiseAddr?.replace(/:\d+$/, '') || '127.0.0.1';
+      await proposer.propose(initSwarmCommand({ swarmId: newId(), nodeId, description: await description(), addr, now }));
+      await startRoles();
+      log.info(`cluster created; this node (${nodeId}) is its manager`);
+      return nodeId;
+    },
+    async leaveSwarm(force) {
+      if (!proposer.state.swarm) throw unavailable('This node is not part of a swarm.');
+      if (!force) {
+        throw new SwarmletError(
+          'unavailable',
+          'You are attempting to leave the swarm on a node that is participating as a manager. Removing the last manager erases all current state of the swarm. Use `--force` to ignore this message.',
+        );
+      }
+      await stopRoles();
+      for (const container of await runtime.listContainers(nodeFilter(nodeId))) {
+        await runtime.removeContainer(container.id, { force: true });
+      }
+      await proposer.propose({ type: 'swarm.leave' });
+      log.info('left the cluster; its tasks were removed from this node');
+    },
+    now: Date.now,
+    random: cryptoRandom,
+  };
+
+  const server = await startApiServer(ctx, options.socket, engineSocket, log);
+  if (proposer.state.swarm) await startRoles();
+  log.info(`API ready on unix://${options.socket} in ${Date.now() - started} ms (engine ${engineInfo.ServerVersion} at unix://${engineSocket}, node ${nodeId})`);
+
+  let stopping: Promise<void> | null = null;
+  return {
+    stop() {
+      stopping ??= (async () => {
+        await server.stop();
+        await stopRoles();
+        engine.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** Runs a node until SIGTERM or SIGINT. */
+export async function runDaemon(options: DaemonOptions): Promise<void> {
+  const daemon = await startDaemon(options);
+  await new Promise<void>((resolve) => {
+    const onSignal = () => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      resolve();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  await daemon.stop();
+}

@@ -1,0 +1,84 @@
+/**
+ * The manager's control loop: after every change, and on a timer for time-based decisions (restart delays),
+ * run the orchestrators and the scheduler over the state and commit what they decide as one batch.
+ */
+
+import { describeError } from '../errors.ts';
+import type { Disposer } from '../runtime/runtime.ts';
+import type { RandomSource } from '../util/ids.ts';
+import type { Logger } from '../util/logger.ts';
+import { isoTime } from './orchestrator/context.ts';
+import { orchestrate } from './orchestrator/orchestrate.ts';
+import type { Proposer } from './proposer.ts';
+import { schedule } from './scheduler/scheduler.ts';
+
+export interface ReconcilerOptions {
+  proposer: Proposer;
+  random: RandomSource;
+  log: Logger;
+  now?: () => number;
+  /** Milliseconds between passes when nothing changes. */
+  interval?: number;
+}
+
+export class Reconciler {
+  private readonly options: Required<ReconcilerOptions>;
+  private disposers: Disposer[] = [];
+  private running: Promise<void> | null = null;
+  private again = false;
+  private stopped = false;
+
+  constructor(options: ReconcilerOptions) {
+    this.options = { now: Date.now, interval: 500, ...options };
+  }
+
+  start(): void {
+    this.disposers.push(this.options.proposer.watch(() => this.kick()));
+    const timer = setInterval(() => this.kick(), this.options.interval);
+    timer.unref();
+    this.disposers.push(() => clearInterval(timer));
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const dispose of this.disposers.splice(0)) dispose();
+    await this.running;
+  }
+
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.loop().finally(() => {
+      this.running = null;
+    });
+  }
+
+  private async loop(): Promise<void> {
+    do {
+      this.again = false;
+      try {
+        await this.pass();
+      } catch (err) {
+        this.options.log.warn(`reconcile pass failed: ${describeError(err)}`);
+      }
+    } while (this.again && !this.stopped);
+  }
+
+  /** One pass: compute, then commit. Exposed for tests. */
+  async pass(): Promise<void> {
+    const { proposer, random } = this.options;
+    const state = proposer.state;
+    if (!state.swarm) return;
+    const ctx = { now: this.options.now(), random };
+    const changes = orchestrate(state, ctx);
+    schedule(Object.values(state.nodes), [...Object.values(state.tasks), ...changes.put.filter((t) => !state.tasks[t.ID])], changes, ctx);
+    if (changes.empty) return;
+    const now = isoTime(ctx.now);
+    if (changes.put.length > 0) await proposer.propose({ type: 'tasks.put', tasks: changes.put, now });
+    if (changes.deletedIds.length > 0) await proposer.propose({ type: 'tasks.delete', ids: changes.deletedIds });
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * The manager's replicated state: every object the cluster agrees on. It is plain JSON so it can be stored by
+ * lowdb as it is and, with the Raft issue, snapshotted and shipped to other managers.
+ */
+
+import type { Node, Service, Swarm, Task } from '../../api/types.ts';
+
+export interface ClusterState {
+  /** Raised by every applied command; objects take it as their Version.Index (Swarm's store does the same). */
+  index: number;
+  swarm: Swarm | null;
+  nodes: Record<string, Node>;
+  services: Record<string, Service>;
+  tasks: Record<string, Task>;
+}
+
+export function emptyClusterState(): ClusterState {
+  return { index: 0, swarm: null, nodes: {}, services: {}, tasks: {} };
+}
+
+/** Task states a task never leaves: the agent is done with it. */
+const TERMINAL = new Set(['complete', 'shutdown', 'failed', 'rejected', 'remove', 'orphaned']);
+
+export function isTerminal(state: string): boolean {
+  return TERMINAL.has(state);
+}
+
+/** A task that still occupies its slot: it is wanted running and has not ended. */
+export function isLive(task: Task): boolean {
+  return task.DesiredState === 'running' && !isTerminal(task.Status.State);
+}
+
+/** Tasks whose resources are held on their node: anything not ended, whatever is desired of it. */
+export function holdsResources(task: Task): boolean {
+  return task.NodeID !== undefined && !isTerminal(task.Status.State) && task.Status.State !== 'pending';
+}

@@ -1,0 +1,173 @@
+/**
+ * The pure manager state machine: `apply(command)` validates, then mutates. A command that fails validation
+ * throws before touching anything, so a rejected command leaves the state exactly as it was — on every
+ * manager, since validation depends only on the state and the command.
+ */
+
+import type { Task, TaskState } from '../../api/types.ts';
+import { TASK_STATES } from '../../api/types.ts';
+import { conflict, notFound, unavailable } from '../../errors.ts';
+import type { ClusterState } from './cluster-state.ts';
+import { emptyClusterState } from './cluster-state.ts';
+import type { Command, CreateService, PutTasks, ReportTaskStatus, UpdateService } from './commands.ts';
+
+const stateRank = (state: TaskState) => TASK_STATES.indexOf(state);
+
+export class StateMachine {
+  private current: ClusterState;
+
+  constructor(initial: ClusterState = emptyClusterState()) {
+    this.current = initial;
+  }
+
+  /** The live state. Callers must treat it as read-only; only `apply` changes it. */
+  get state(): ClusterState {
+    return this.current;
+  }
+
+  apply(command: Command): void {
+    if (command.type !== 'swarm.init' && !this.current.swarm) {
+      throw unavailable('This node is not a swarm manager. Use "swarmlet init" to create a cluster and try again.');
+    }
+    switch (command.type) {
+      case 'swarm.init':
+        return this.initSwarm(command.swarm, command.node);
+      case 'swarm.leave':
+        this.current = emptyClusterState();
+        return;
+      case 'node.report':
+        return this.nodeReport(command);
+      case 'service.create':
+        return this.createService(command);
+      case 'service.update':
+        return this.updateService(command);
+      case 'service.remove':
+        return this.removeService(command.id, command.now);
+      case 'tasks.put':
+        return this.putTasks(command);
+      case 'tasks.status':
+        return this.reportStatus(command);
+      case 'tasks.delete':
+        for (const id of command.ids) delete this.current.tasks[id];
+        this.bump();
+        return;
+    }
+  }
+
+  private bump(): number {
+    this.current.index += 1;
+    return this.current.index;
+  }
+
+  private initSwarm(swarm: ClusterState['swarm'], node: ClusterState['nodes'][string]): void {
+    if (this.current.swarm) {
+      throw unavailable('This node is already part of a swarm. Use "swarmlet leave --force" to leave it first.');
+    }
+    const index = this.bump();
+    this.current.swarm = { ...swarm!, Version: { Index: index } };
+    this.current.nodes[node.ID] = { ...node, Version: { Index: index } };
+  }
+
+  private nodeReport(command: Extract<Command, { type: 'node.report' }>): void {
+    const node = this.current.nodes[command.nodeId];
+    if (!node) throw notFound(`node ${command.nodeId} not found`);
+    const index = this.bump();
+    node.Description = command.description;
+    node.Status = { State: 'ready', Addr: command.addr };
+    node.UpdatedAt = command.now;
+    node.Version = { Index: index };
+  }
+
+  private serviceNamed(name: string) {
+    return Object.values(this.current.services).find((service) => service.Spec.Name === name);
+  }
+
+  private createService(command: CreateService): void {
+    if (this.current.services[command.id]) throw conflict(`service ${command.id} already exists`);
+    if (this.serviceNamed(command.spec.Name)) {
+      throw conflict(`service ${command.spec.Name} already exists: choose another --name, or remove it first`);
+    }
+    const index = this.bump();
+    this.current.services[command.id] = {
+      ID: command.id,
+      Version: { Index: index },
+      CreatedAt: command.now,
+      UpdatedAt: command.now,
+      Spec: command.spec,
+    };
+  }
+
+  private updateService(command: UpdateService): void {
+    const service = this.current.services[command.id];
+    if (!service) throw notFound(`service ${command.id} not found`);
+    if (service.Version.Index !== command.version) {
+      throw conflict(
+        `update out of sequence: service ${service.Spec.Name} is at version ${service.Version.Index}, not ${command.version}; inspect it again and retry`,
+      );
+    }
+    if (command.spec.Name !== service.Spec.Name) {
+      throw conflict(`renaming a service is not supported (from ${service.Spec.Name} to ${command.spec.Name})`);
+    }
+    const mode = (spec: typeof command.spec) => (spec.Mode?.Global ? 'global' : 'replicated');
+    if (mode(command.spec) !== mode(service.Spec)) {
+      throw conflict(`service mode change is not allowed: ${service.Spec.Name} stays ${mode(service.Spec)}`);
+    }
+    const index = this.bump();
+    service.PreviousSpec = service.Spec;
+    service.Spec = command.spec;
+    service.UpdatedAt = command.now;
+    service.Version = { Index: index };
+  }
+
+  private removeService(id: string, now: string): void {
+    if (!this.current.services[id]) throw notFound(`service ${id} not found`);
+    const index = this.bump();
+    delete this.current.services[id];
+    for (const task of Object.values(this.current.tasks)) {
+      if (task.ServiceID !== id || task.DesiredState === 'remove') continue;
+      task.DesiredState = 'remove';
+      task.UpdatedAt = now;
+      task.Version = { Index: index };
+    }
+  }
+
+  /**
+   * Decisions are computed from a snapshot and may arrive after other changes to the same tasks: a task whose
+   * version moved on since it was read is skipped (the next pass decides again), so a stale decision never
+   * overwrites a newer observation — Swarm's store does the same check.
+   */
+  private putTasks(command: PutTasks): void {
+    const fresh = command.tasks.filter((task) => {
+      const existing = this.current.tasks[task.ID];
+      if (existing) return existing.Version.Index === task.Version.Index;
+      return this.current.services[task.ServiceID] !== undefined;
+    });
+    if (fresh.length === 0) return;
+    const index = this.bump();
+    for (const task of fresh) {
+      this.current.tasks[task.ID] = { ...task, UpdatedAt: command.now, Version: { Index: index } };
+    }
+  }
+
+  /**
+   * Agents report what they observe. A report only moves a task forward (a late "running" never undoes a
+   * "failed"), and only the node the task is assigned to may report on it; stale reports are dropped, not errors,
+   * because they are normal after reconnects and restarts.
+   */
+  private reportStatus(command: ReportTaskStatus): void {
+    const accepted: Array<[Task, ReportTaskStatus['updates'][number]]> = [];
+    for (const update of command.updates) {
+      const task = this.current.tasks[update.taskId];
+      if (!task || task.NodeID !== command.nodeId) continue;
+      if (stateRank(update.status.State) < stateRank(task.Status.State)) continue;
+      accepted.push([task, update]);
+    }
+    if (accepted.length === 0) return;
+    const index = this.bump();
+    for (const [task, update] of accepted) {
+      task.Status = update.status;
+      task.UpdatedAt = command.now;
+      task.Version = { Index: index };
+    }
+  }
+}

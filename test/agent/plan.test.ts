@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Task, TaskState } from '../../src/api/types.ts';
+import type { Assignment } from '../../src/agent/assignment.ts';
+import { LABEL } from '../../src/agent/labels.ts';
+import { planAgent } from '../../src/agent/plan.ts';
+import type { ContainerSummary } from '../../src/runtime/runtime.ts';
+import { iso, spec, T0 } from '../helpers/fixtures.ts';
+
+function assignment(id: string, state: TaskState, desired: TaskState = 'running'): Assignment {
+  const task: Task = {
+    ID: id, Version: { Index: 1 }, CreatedAt: iso(T0), UpdatedAt: iso(T0), Spec: spec('web').TaskTemplate, ServiceID: 's1', Slot: 1,
+    NodeID: 'n1', Status: { Timestamp: iso(T0), State: state, Message: '' }, DesiredState: desired,
+  };
+  return { task, serviceName: 'web' };
+}
+
+const container = (taskId: string, state: string): ContainerSummary => ({
+  id: `c-${taskId}`, name: `web.1.${taskId}`, image: 'img', state, labels: { [LABEL.taskId]: taskId },
+});
+
+const kinds = (assignments: Assignment[], containers: ContainerSummary[]) => planAgent(assignments, containers).map((a) => a.kind);
+
+describe('agent plan', () => {
+  it('creates the container of a newly assigned task', () => {
+    assert.deepEqual(kinds([assignment('t1', 'assigned')], []), ['create']);
+  });
+
+  it('adopts a container made just before a crash instead of making another', () => {
+    assert.deepEqual(kinds([assignment('t1', 'assigned')], [container('t1', 'created')]), ['start']);
+    assert.deepEqual(kinds([assignment('t1', 'assigned')], [container('t1', 'running')]), ['running']);
+  });
+
+  it('does nothing for a running task whose container runs', () => {
+    assert.deepEqual(kinds([assignment('t1', 'running')], [container('t1', 'running')]), []);
+  });
+
+  it('reports a container that exited, and one that vanished', () => {
+    assert.deepEqual(kinds([assignment('t1', 'running')], [container('t1', 'exited')]), ['exited']);
+    const [action] = planAgent([assignment('t1', 'running')], []);
+    assert.equal(action?.kind, 'report');
+    assert.equal(action?.kind === 'report' && action.state, 'failed');
+  });
+
+  it('stops the container of a task that should no longer run, and reports one without a container', () => {
+    assert.deepEqual(kinds([assignment('t1', 'running', 'shutdown')], [container('t1', 'running')]), ['stop']);
+    assert.deepEqual(kinds([assignment('t1', 'assigned', 'shutdown')], []), ['report']);
+    assert.deepEqual(kinds([assignment('t1', 'shutdown', 'shutdown')], [container('t1', 'exited')]), []);
+  });
+
+  it('removes containers that no task owns, and keeps those of history tasks', () => {
+    assert.deepEqual(kinds([assignment('t1', 'failed')], [container('t1', 'exited'), container('t9', 'running')]), ['remove']);
+  });
+});

@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isLive } from '../../src/manager/state/cluster-state.ts';
+import { clusterWith, iso, node, spec, T0, tasksOf } from '../helpers/fixtures.ts';
+import { Sim } from '../helpers/sim.ts';
+
+const live = (sim: Sim, name: string) => tasksOf(sim.state, name).filter(isLive);
+
+describe('replicated orchestrator', () => {
+  it('creates one task per slot, and scales up and down', () => {
+    const sim = new Sim(clusterWith(), T0);
+    sim.machine.apply({ type: 'service.create', id: 's1', spec: spec('web', { replicas: 3 }), now: iso(T0) });
+    sim.settle();
+    assert.deepEqual(live(sim, 'web').map((t) => t.Slot).sort(), [1, 2, 3]);
+    assert.ok(live(sim, 'web').every((t) => t.Status.State === 'assigned' && t.NodeID === 'n1'));
+    sim.runAssigned();
+
+    const v = sim.state.services.s1!.Version.Index;
+    sim.machine.apply({ type: 'service.update', id: 's1', version: v, spec: spec('web', { replicas: 1 }), now: iso(T0) });
+    sim.settle();
+    assert.deepEqual(live(sim, 'web').map((t) => t.Slot), [1]);
+    const retired = tasksOf(sim.state, 'web').filter((t) => t.DesiredState === 'shutdown');
+    assert.deepEqual(retired.map((t) => t.Slot).sort(), [2, 3]);
+  });
+
+  it('replaces an exited task after the restart delay, in the same slot', () => {
+    const sim = new Sim(clusterWith(), T0);
+    const s = spec('web');
+    s.TaskTemplate.RestartPolicy = { Condition: 'any', Delay: 2_000_000_000 };
+    sim.machine.apply({ type: 'service.create', id: 's1', spec: s, now: iso(T0) });
+    sim.settle();
+    sim.runAssigned();
+    const first = live(sim, 'web')[0]!;
+    sim.report(first.ID, 'failed', { err: 'task: non-zero exit (1)', exitCode: 1 });
+    sim.settle();
+    assert.equal(live(sim, 'web').length, 0, 'no replacement before the delay');
+    sim.now += 2_000;
+    sim.settle();
+    const [replacement] = live(sim, 'web');
+    assert.ok(replacement);
+    assert.notEqual(replacement.ID, first.ID);
+    assert.equal(replacement.Slot, 1);
+    assert.equal(sim.state.tasks[first.ID]!.DesiredState, 'shutdown');
+  });
+
+  it('honours restart condition none, on-failure and max attempts', () => {
+    const run = (condition: 'none' | 'on-failure' | 'any', final: 'complete' | 'failed', maxAttempts = 0) => {
+      const sim = new Sim(clusterWith(), T0);
+      const s = spec('job');
+      s.TaskTemplate.RestartPolicy = { Condition: condition, Delay: 0, MaxAttempts: maxAttempts };
+      sim.machine.apply({ type: 'service.create', id: 's1', spec: s, now: iso(T0) });
+      let starts = 0;
+      for (let round = 0; round < 6; round++) {
+        sim.settle();
+        sim.runAssigned();
+        const current = live(sim, 'job')[0];
+        if (!current) break;
+        starts++;
+        sim.report(current.ID, final, { exitCode: final === 'complete' ? 0 : 1 });
+        sim.now += 1;
+      }
+      return starts;
+    };
+    assert.equal(run('none', 'failed'), 1);
+    assert.equal(run('on-failure', 'complete'), 1);
+    assert.equal(run('on-failure', 'failed'), 6);
+    assert.equal(run('any', 'failed', 2), 3, 'the first start plus two restarts');
+  });
+
+  it('keeps a bounded history per slot', () => {
+    const sim = new Sim(clusterWith(), T0);
+    const s = spec('web');
+    s.TaskTemplate.RestartPolicy = { Condition: 'any', Delay: 0 };
+    sim.machine.apply({ type: 'service.create', id: 's1', spec: s, now: iso(T0) });
+    for (let i = 0; i < 12; i++) {
+      sim.settle();
+      sim.runAssigned();
+      sim.report(live(sim, 'web')[0]!.ID, 'failed', { exitCode: 1 });
+      sim.now += 1;
+    }
+    sim.settle();
+    assert.ok(tasksOf(sim.state, 'web').length <= 5, `history is ${tasksOf(sim.state, 'web').length}`);
+  });
+
+  it('replaces out-of-date tasks one slot at a time by default', () => {
+    const sim = new Sim(clusterWith(), T0);
+    sim.machine.apply({ type: 'service.create', id: 's1', spec: spec('web', { replicas: 3 }), now: iso(T0) });
+    sim.settle();
+    sim.runAssigned();
+    const v = sim.state.services.s1!.Version.Index;
+    sim.machine.apply({ type: 'service.update', id: 's1', version: v, spec: spec('web', { replicas: 3, image: 'other:2' }), now: iso(T0) });
+    sim.settle();
+    const fresh = () => live(sim, 'web').filter((t) => t.Spec.ContainerSpec.Image === 'other:2');
+    assert.equal(fresh().length, 1);
+    for (let i = 0; i < 3; i++) {
+      sim.runAssigned();
+      sim.settle();
+    }
+    assert.equal(fresh().length, 3);
+    assert.equal(live(sim, 'web').length, 3);
+  });
+
+  it('stops and then forgets the tasks of a removed service', () => {
+    const sim = new Sim(clusterWith(), T0);
+    sim.machine.apply({ type: 'service.create', id: 's1', spec: spec('web', { replicas: 2 }), now: iso(T0) });
+    sim.settle();
+    sim.runAssigned();
+    sim.machine.apply({ type: 'service.remove', id: 's1', now: iso(T0) });
+    sim.settle();
+    assert.equal(Object.keys(sim.state.tasks).length, 2, 'kept until their containers stop');
+    sim.runAssigned();
+    sim.settle();
+    assert.equal(Object.keys(sim.state.tasks).length, 0);
+  });
+});
+
+describe('global orchestrator', () => {
+  it('runs one task on every node that can take work', () => {
+    const sim = new Sim(clusterWith([node('n1'), node('n2'), node('n3', { availability: 'drain' })]), T0);
+    sim.machine.apply({ type: 'service.create', id: 's1', spec: { ...spec('agent'), Mode: { Global: {} } }, now: iso(T0) });
+    sim.settle();
+    assert.deepEqual(live(sim, 'agent').map((t) => t.NodeID).sort(), ['n1', 'n2']);
+    assert.ok(live(sim, 'agent').every((t) => t.Status.State === 'assigned'));
+  });
+});
