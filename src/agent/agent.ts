@@ -10,6 +10,7 @@ import { describeError, SwarmletError } from '../errors.ts';
 import { isTerminal } from '../manager/state/cluster-state.ts';
 import type { TaskStatusUpdate } from '../manager/state/commands.ts';
 import type { ContainerRuntime, Disposer } from '../runtime/runtime.ts';
+import { failpoint } from '../util/failpoints.ts';
 import type { Logger } from '../util/logger.ts';
 import type { Assignment, AssignmentSource, StatusReporter } from './assignment.ts';
 import { containerOptions } from './container-config.ts';
@@ -192,6 +193,7 @@ export class Agent {
       log.warn(`task ${assignment.task.ID}: create failed: ${describeError(err)}`);
       return this.status(assignment, 'rejected', 'preparing', { err: describeError(err) });
     }
+    failpoint('agent-after-create');
     return this.startExisting(assignment, containerId);
   }
 

@@ -88,6 +88,8 @@ export async function startApiServer(ctx: ApiContext, socketPath: string, engine
       stopping ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
+        // Upgraded (attach, exec) connections are the proxy's, not the server's.
+        proxy.close();
       }).then(() => fs.rm(socketPath, { force: true }));
       return stopping;
     },

@@ -80,6 +80,11 @@ export interface ImageSummary {
   repoDigests: string[];
 }
 
+export interface SubscribeOptions {
+  /** Milliseconds since the epoch; events from this time on are replayed before live ones. */
+  since?: number;
+}
+
 export interface Disposer {
   (): void;
 }
@@ -101,7 +106,14 @@ export interface ContainerRuntime {
   inspectImage(ref: string): Promise<ImageSummary | undefined>;
   /**
    * Streams container events matching the label filters until disposed. `onError` is called once if the stream
-   * breaks (e.g. the engine restarted); the caller resubscribes.
+   * breaks (e.g. the engine restarted); the caller resubscribes. Events are only promised from some moment after
+   * the call: pass `since` (ms since the epoch) to also replay those from that time on, so that a resubscription,
+   * or a test that acts right after subscribing, misses nothing.
    */
-  subscribeEvents(labelFilters: string[], onEvent: (event: ContainerEvent) => void, onError: (err: Error) => void): Disposer;
+  subscribeEvents(
+    labelFilters: string[],
+    onEvent: (event: ContainerEvent) => void,
+    onError: (err: Error) => void,
+    options?: SubscribeOptions,
+  ): Disposer;
 }

@@ -17,7 +17,7 @@ const SERVICE_FILTERS = ['id', 'label', 'mode', 'name'] as const;
 /** Fills what Docker fills when a client leaves it out, so stored specs are explicit. */
 function withDefaults(spec: ServiceSpec, ctx: ApiContext): ServiceSpec {
   const mode = spec.Mode?.Global ? { Global: {} } : { Replicated: { Replicas: spec.Mode?.Replicated?.Replicas ?? 1 } };
-  return { ...spec, Name: spec.Name || randomServiceName(ctx.random), Mode: mode };
+  return { ...spec, Name: spec.Name || randomServiceName(ctx.random), Mode: mode, EndpointSpec: spec.EndpointSpec ?? { Mode: 'vip' } };
 }
 
 /** Counts for `service ls`'s REPLICAS column (asked for with `?status=true`). */

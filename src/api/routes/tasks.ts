@@ -3,13 +3,15 @@
 import type { Task } from '../../api/types.ts';
 import { notFound } from '../../errors.ts';
 import type { ClusterState } from '../../manager/state/cluster-state.ts';
+import { isOutdated } from '../../manager/orchestrator/task-factory.ts';
 import { requireSwarm } from '../../manager/state/queries.ts';
 import type { ApiContext } from '../context.ts';
 import { accepts, labelMatches, parseFilters } from '../filters.ts';
 import { sendJson } from '../http.ts';
 import type { Router } from '../router.ts';
 
-const TASK_FILTERS = ['id', 'name', 'service', 'node', 'label', 'desired-state'] as const;
+/** `_up-to-date` is what the docker CLI's progress display asks for: tasks made from the current spec. */
+const TASK_FILTERS = ['id', 'name', 'service', 'node', 'label', 'desired-state', '_up-to-date'] as const;
 
 function taskMatches(state: ClusterState, task: Task, filters: ReturnType<typeof parseFilters>): boolean {
   const service = state.services[task.ServiceID];
@@ -21,7 +23,8 @@ function taskMatches(state: ClusterState, task: Task, filters: ReturnType<typeof
     accepts(filters, 'service', (s) => task.ServiceID === s || service?.Spec.Name === s) &&
     accepts(filters, 'node', (n) => task.NodeID === n || (node !== undefined && (node.Description.Hostname === n || node.Spec.Name === n))) &&
     accepts(filters, 'desired-state', (d) => task.DesiredState === d || (d === 'shutdown' && task.DesiredState === 'remove')) &&
-    (filters.get('label') ?? []).every((label) => labelMatches(task.Labels, label))
+    (filters.get('label') ?? []).every((label) => labelMatches(task.Labels, label)) &&
+    accepts(filters, '_up-to-date', (wanted) => (service !== undefined && !isOutdated(task, service.Spec.TaskTemplate)) === (wanted === 'true' || wanted === '1'))
   );
 }
 

@@ -1,0 +1,72 @@
+/**
+ * `swarmlet node ls` and `node inspect`: the cluster's nodes as the docker CLI shows them.
+ *
+ * Which node is "self" is the daemon's answer (GET /info's Swarm.NodeID), not a guess from the hostname: several
+ * daemons may share a host in tests, and a node's hostname can be overridden.
+ */
+
+import type { Node } from '../api/types.ts';
+import { unavailable } from '../errors.ts';
+import type { ApiClient } from './api-client.ts';
+import type { CommandGroup, CommandSpec } from './command.ts';
+import { forEachRef } from './command.ts';
+import { booleanOption, filtersQuery, listOption, stringOption } from './flags.ts';
+import { jsonLines, parseOutputFormat } from './format.ts';
+import { renderNodeTable } from './views/nodes.ts';
+import { prettyNode } from './views/pretty.ts';
+
+interface Info {
+  Swarm?: { NodeID?: string; LocalNodeState?: string };
+}
+
+/** The ID of the node the daemon runs on, or undefined when it is in no swarm. */
+export async function selfNodeId(api: ApiClient): Promise<string | undefined> {
+  const info = await api.get<Info>('/info');
+  return info.Swarm?.NodeID || undefined;
+}
+
+const ls: CommandSpec = {
+  name: 'ls',
+  description: 'List nodes in the swarm',
+  options: [
+    { name: 'quiet', short: 'q', description: 'Only display IDs' },
+    { name: 'format', value: 'FORMAT', description: 'Output format: table (default) or json (one API object per line)' },
+    { name: 'filter', short: 'f', value: 'K=V', multiple: true, description: 'Filter output based on conditions provided' },
+  ],
+  async run(ctx) {
+    const { options } = ctx.args;
+    const format = parseOutputFormat(stringOption(options, 'format'));
+    const api = ctx.api();
+    const nodes = await api.get<Node[]>('/nodes', { filters: filtersQuery(listOption(options, 'filter')) });
+    if (booleanOption(options, 'quiet')) ctx.out(nodes.map((node) => `${node.ID}\n`).join(''));
+    else if (format === 'json') ctx.out(jsonLines(nodes));
+    else ctx.out(renderNodeTable(nodes, await selfNodeId(api)));
+  },
+};
+
+const inspect: CommandSpec = {
+  name: 'inspect',
+  args: '<...node>',
+  description: 'Display detailed information on one or more nodes (self for this node)',
+  options: [{ name: 'pretty', description: 'Print the information in a human friendly format' }],
+  async run(ctx) {
+    const api = ctx.api();
+    const found: Node[] = [];
+    try {
+      await forEachRef(ctx, ctx.args.positionals, async (ref) => {
+        const id = ref === 'self' ? await selfNodeId(api) : ref;
+        if (!id) throw unavailable('this node is not part of a swarm: run `swarmlet init` first');
+        found.push(await api.get<Node>(`/nodes/${encodeURIComponent(id)}`));
+      });
+    } finally {
+      if (booleanOption(ctx.args.options, 'pretty')) ctx.out(found.map(prettyNode).join('\n'));
+      else ctx.out(`${JSON.stringify(found, null, 4)}\n`);
+    }
+  },
+};
+
+export const nodeCommands: CommandGroup = {
+  name: 'node',
+  description: 'Manage swarm nodes',
+  commands: [inspect, ls],
+};

@@ -1,0 +1,36 @@
+/**
+ * `node ls`'s table: ID HOSTNAME STATUS AVAILABILITY MANAGER STATUS ENGINE VERSION, as the docker CLI prints it
+ * (the node the CLI talks to marked `ID *`, rows sorted by hostname in natural order, states capitalised).
+ */
+
+import type { Node } from '../../api/types.ts';
+import { capitalize, naturalCompare } from '../format.ts';
+import { renderTable } from '../table.ts';
+
+export const NODE_LS_HEADER = ['ID', 'HOSTNAME', 'STATUS', 'AVAILABILITY', 'MANAGER STATUS', 'ENGINE VERSION'];
+
+/** `Leader`, else the manager's reachability (`Reachable`, `Unreachable`); empty for workers. */
+export function managerStatusCell(node: Node): string {
+  if (!node.ManagerStatus) return '';
+  if (node.ManagerStatus.Leader) return 'Leader';
+  return capitalize(node.ManagerStatus.Reachability);
+}
+
+/** @param selfId the ID of the node the daemon runs on (GET /info's Swarm.NodeID). */
+export function nodeRows(nodes: readonly Node[], selfId: string | undefined): string[][] {
+  return [...nodes]
+    .sort((a, b) => naturalCompare(a.Description.Hostname, b.Description.Hostname))
+    .map((node) => [
+      // Docker's template writes `ID *` for the current node and `ID  ` for the others.
+      `${node.ID} ${node.ID === selfId ? '*' : ' '}`,
+      node.Description.Hostname,
+      capitalize(node.Status.State),
+      capitalize(node.Spec.Availability),
+      managerStatusCell(node),
+      node.Description.Engine.EngineVersion,
+    ]);
+}
+
+export function renderNodeTable(nodes: readonly Node[], selfId: string | undefined): string {
+  return renderTable(NODE_LS_HEADER, nodeRows(nodes, selfId));
+}

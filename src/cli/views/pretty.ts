@@ -1,0 +1,128 @@
+/**
+ * `inspect --pretty`: the human-readable forms of a service and a node, laid out as the docker CLI lays them out
+ * (its templates write literal tabs — the service's form between empty lines — sizes as `64MiB` and durations as
+ * `1m30s`).
+ *
+ * Only what swarmlet's objects carry is shown; a section is left out when its fields are unset, as Docker does.
+ * Two additions: the service's restart policy and its entrypoint (ContainerSpec.Command), which Docker's template
+ * leaves out but which are what a user checks after `--restart-*` and `--entrypoint`.
+ */
+
+import type { Node, Service, UpdateConfig } from '../../api/types.ts';
+import { formatDuration } from '../../util/duration.ts';
+import { formatBytes, formatNanoCpus } from '../../util/units.ts';
+import { capitalize } from '../format.ts';
+
+export function prettyService(service: Service): string {
+  const spec = service.Spec;
+  const task = spec.TaskTemplate;
+  const container = task.ContainerSpec;
+  const lines: string[] = ['', `ID:\t\t${service.ID}`, `Name:\t\t${spec.Name}`];
+  pushLabels(lines, 'Labels:', ' ', spec.Labels);
+  if (spec.Mode?.Global) {
+    lines.push('Service Mode:\tGlobal');
+  } else {
+    lines.push('Service Mode:\tReplicated', ` Replicas:\t${spec.Mode?.Replicated?.Replicas ?? 1}`);
+  }
+  lines.push('Placement:');
+  if (task.Placement?.Constraints?.length) lines.push(` Constraints:\t[${task.Placement.Constraints.join(' ')}]`);
+  if (spec.UpdateConfig) pushUpdateConfig(lines, 'UpdateConfig:', ' Update order:      ', spec.UpdateConfig);
+  if (spec.RollbackConfig) pushUpdateConfig(lines, 'RollbackConfig:', ' Rollback order:    ', spec.RollbackConfig);
+  lines.push('ContainerSpec:', ` Image:\t\t${container.Image}`);
+  if (container.Command?.length) lines.push(` Command:\t${container.Command.join(' ')}`);
+  if (container.Args?.length) lines.push(` Args:\t\t${container.Args.map((arg) => `${arg} `).join('')}`);
+  if (container.Env?.length) lines.push(` Env:\t\t${container.Env.map((env) => `${env} `).join('')}`);
+  if (container.Dir) lines.push(` Dir:\t\t${container.Dir}`);
+  if (container.Init !== undefined) lines.push(` Init:\t\t${container.Init}`);
+  if (container.User) lines.push(` User: ${container.User}`);
+
+  const { Reservations: reserved, Limits: limits } = task.Resources ?? {};
+  if (reserved?.NanoCPUs || reserved?.MemoryBytes || limits?.NanoCPUs || limits?.MemoryBytes) {
+    lines.push('Resources:');
+    for (const [title, set] of [[' Reservations:', reserved], [' Limits:', limits]] as const) {
+      if (!set?.NanoCPUs && !set?.MemoryBytes) continue;
+      lines.push(title);
+      if (set.NanoCPUs) lines.push(`  CPU:\t\t${formatNanoCpus(set.NanoCPUs)}`);
+      if (set.MemoryBytes) lines.push(`  Memory:\t${formatBytes(set.MemoryBytes)}`);
+    }
+  }
+  const restart = task.RestartPolicy;
+  if (restart) {
+    lines.push('RestartPolicy:', ` Condition:\t${restart.Condition ?? 'any'}`);
+    if (restart.Delay !== undefined) lines.push(` Delay:\t\t${formatDuration(restart.Delay)}`);
+    if (restart.MaxAttempts !== undefined) lines.push(` Max attempts:\t${restart.MaxAttempts}`);
+    if (restart.Window !== undefined) lines.push(` Window:\t${formatDuration(restart.Window)}`);
+  }
+  lines.push(`Endpoint Mode:\t${spec.EndpointSpec?.Mode ?? service.Endpoint?.Spec.Mode ?? 'vip'}`, '');
+  return `${lines.join('\n')}\n`;
+}
+
+function pushUpdateConfig(lines: string[], title: string, orderLabel: string, config: UpdateConfig): void {
+  lines.push(title, ` Parallelism:\t${config.Parallelism ?? 1}`);
+  if (config.Delay) lines.push(` Delay:\t\t${formatDuration(config.Delay)}`);
+  lines.push(
+    ` On failure:\t${config.FailureAction ?? 'pause'}`,
+    ` Monitoring Period: ${formatDuration(config.Monitor ?? 5_000_000_000)}`,
+    ` Max failure ratio: ${config.MaxFailureRatio ?? 0}`,
+    `${orderLabel}${config.Order ?? 'stop-first'}`,
+  );
+}
+
+function pushLabels(lines: string[], title: string, indent: string, labels: Record<string, string> | undefined): void {
+  const keys = Object.keys(labels ?? {}).sort();
+  if (keys.length === 0) return;
+  lines.push(title, ...keys.map((key) => `${indent}${key}${labels![key] ? `=${labels![key]}` : ''}`));
+}
+
+/** `2026-11-27T02:48:18.739119331Z` → `2026-11-27 02:48:18.739119331 +0000 utc`, Go's time format as Docker shows it. */
+export function goTime(rfc3339: string): string {
+  const match = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(rfc3339);
+  if (!match) return rfc3339;
+  const [, date, time, fraction = '', zone] = match;
+  const trimmed = fraction.replace(/0+$/, '');
+  const offset = zone === 'Z' ? '+0000 utc' : `${zone!.replace(':', '')} ${zone!.replace(':', '')}`;
+  return `${date} ${time}${trimmed ? `.${trimmed}` : ''} ${offset}`;
+}
+
+export function prettyNode(node: Node): string {
+  const description = node.Description;
+  const lines: string[] = [`ID:\t\t\t${node.ID}`];
+  if (node.Spec.Name) lines.push(`Name:\t\t\t${node.Spec.Name}`);
+  pushLabels(lines, 'Labels:', ' - ', node.Spec.Labels);
+  lines.push(
+    `Hostname:              \t${description.Hostname}`,
+    `Joined at:             \t${goTime(node.CreatedAt)}`,
+    'Status:',
+    ` State:\t\t\t${capitalize(node.Status.State)}`,
+  );
+  if (node.Status.Message) lines.push(` Message:              \t${node.Status.Message}`);
+  lines.push(` Availability:         \t${capitalize(node.Spec.Availability)}`);
+  if (node.Status.Addr) lines.push(` Address:\t\t${node.Status.Addr}`);
+  if (node.ManagerStatus) {
+    lines.push(
+      'Manager Status:',
+      ` Address:\t\t${node.ManagerStatus.Addr}`,
+      ` Raft Status:\t\t${capitalize(node.ManagerStatus.Reachability)}`,
+      ` Leader:\t\t${node.ManagerStatus.Leader ? 'Yes' : 'No'}`,
+    );
+  }
+  lines.push(
+    'Platform:',
+    ` Operating System:\t${description.Platform.OS}`,
+    ` Architecture:\t\t${description.Platform.Architecture}`,
+    'Resources:',
+    ` CPUs:\t\t\t${formatNanoCpus(description.Resources.NanoCPUs)}`,
+    ` Memory:\t\t${formatBytes(description.Resources.MemoryBytes)}`,
+  );
+  const plugins = description.Engine.Plugins ?? [];
+  if (plugins.length > 0) {
+    lines.push('Plugins:');
+    for (const type of [...new Set(plugins.map((plugin) => plugin.Type))].sort()) {
+      const names = plugins.filter((plugin) => plugin.Type === type).map((plugin) => plugin.Name).sort();
+      lines.push(` ${type}:\t\t${names.join(', ')}`);
+    }
+  }
+  lines.push(`Engine Version:\t\t${description.Engine.EngineVersion}`);
+  pushLabels(lines, 'Engine Labels:', ' - ', description.Engine.Labels);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,162 @@
+/** `inspect --pretty`, against the docker CLI 28 output captured for the same objects. */
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Service } from '../../src/api/types.ts';
+import { goTime, prettyNode, prettyService } from '../../src/cli/views/pretty.ts';
+import { NODE_ID, node } from './docker-fixtures.ts';
+
+const updateConfig = { Parallelism: 1, FailureAction: 'pause' as const, Monitor: 5_000_000_000, MaxFailureRatio: 0, Order: 'stop-first' as const };
+
+describe('prettyService', () => {
+  it('matches docker service inspect --pretty for a service Docker Swarm created', () => {
+    const service: Service = {
+      ID: 'v1abbs71d77e9wupts94kvt8f',
+      Version: { Index: 12 },
+      CreatedAt: '2026-11-27T02:49:00Z',
+      UpdatedAt: '2026-11-27T02:49:00Z',
+      Spec: {
+        Name: 'back',
+        TaskTemplate: {
+          ContainerSpec: { Image: 'swarmlet-cliref/busybox:1', Args: ['sleep', '1000'], Env: ['K=V'], Init: false },
+          Resources: { Limits: { MemoryBytes: 67108864 }, Reservations: { MemoryBytes: 67108864 } },
+        },
+        Mode: { Replicated: { Replicas: 3 } },
+        UpdateConfig: updateConfig,
+        RollbackConfig: updateConfig,
+        EndpointSpec: { Mode: 'vip' },
+      },
+    };
+    assert.equal(
+      prettyService(service),
+      [
+        '',
+        'ID:\t\tv1abbs71d77e9wupts94kvt8f',
+        'Name:\t\tback',
+        'Service Mode:\tReplicated',
+        ' Replicas:\t3',
+        'Placement:',
+        'UpdateConfig:',
+        ' Parallelism:\t1',
+        ' On failure:\tpause',
+        ' Monitoring Period: 5s',
+        ' Max failure ratio: 0',
+        ' Update order:      stop-first',
+        'RollbackConfig:',
+        ' Parallelism:\t1',
+        ' On failure:\tpause',
+        ' Monitoring Period: 5s',
+        ' Max failure ratio: 0',
+        ' Rollback order:    stop-first',
+        'ContainerSpec:',
+        ' Image:\t\tswarmlet-cliref/busybox:1',
+        ' Args:\t\tsleep 1000 ',
+        ' Env:\t\tK=V ',
+        ' Init:\t\tfalse',
+        'Resources:',
+        ' Reservations:',
+        '  Memory:\t64MiB',
+        ' Limits:',
+        '  Memory:\t64MiB',
+        'Endpoint Mode:\tvip',
+        '',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('shows labels, constraints, CPUs and sizes as docker does, plus the entrypoint and restart policy', () => {
+    const service: Service = {
+      ID: '8b1kx3vuk60rue3mfh702ebm1',
+      Version: { Index: 906 },
+      CreatedAt: '2026-11-27T03:00:44.365261932Z',
+      UpdatedAt: '2026-11-27T03:00:44.365261932Z',
+      Spec: {
+        Name: 'full',
+        Labels: { l1: 'v1' },
+        TaskTemplate: {
+          ContainerSpec: { Image: 'swarmlet-cliref/busybox:1', Command: ['sh', '-c'], Args: ['echo hi'], Env: ['A=1', 'B=2'], Dir: '/tmp', User: '1000' },
+          Resources: { Limits: { NanoCPUs: 2e9, MemoryBytes: 2147483648 }, Reservations: { NanoCPUs: 5e8, MemoryBytes: 1610612736 } },
+          RestartPolicy: { Condition: 'on-failure', Delay: 90e9, MaxAttempts: 4, Window: 10e9 },
+          Placement: { Constraints: ['node.role==manager'] },
+        },
+        Mode: { Replicated: { Replicas: 0 } },
+      },
+    };
+    assert.equal(
+      prettyService(service),
+      [
+        '',
+        'ID:\t\t8b1kx3vuk60rue3mfh702ebm1',
+        'Name:\t\tfull',
+        'Labels:',
+        ' l1=v1',
+        'Service Mode:\tReplicated',
+        ' Replicas:\t0',
+        'Placement:',
+        ' Constraints:\t[node.role==manager]',
+        'ContainerSpec:',
+        ' Image:\t\tswarmlet-cliref/busybox:1',
+        ' Command:\tsh -c', // swarmlet's addition
+        ' Args:\t\techo hi ',
+        ' Env:\t\tA=1 B=2 ',
+        ' Dir:\t\t/tmp',
+        ' User: 1000',
+        'Resources:',
+        ' Reservations:',
+        '  CPU:\t\t0.5',
+        '  Memory:\t1.5GiB',
+        ' Limits:',
+        '  CPU:\t\t2',
+        '  Memory:\t2GiB',
+        'RestartPolicy:', // swarmlet's addition
+        ' Condition:\ton-failure',
+        ' Delay:\t\t1m30s',
+        ' Max attempts:\t4',
+        ' Window:\t10s',
+        'Endpoint Mode:\tvip',
+        '',
+        '',
+      ].join('\n'),
+    );
+  });
+});
+
+describe('prettyNode', () => {
+  it('matches docker node inspect --pretty self (a swarmlet node: no TLS section)', () => {
+    const self = node(NODE_ID, 'clihost', {
+      CreatedAt: '2026-11-27T03:09:52.115Z',
+      ManagerStatus: { Leader: true, Reachability: 'reachable', Addr: '127.0.0.1:4377' },
+    });
+    assert.equal(
+      prettyNode(self),
+      [
+        `ID:\t\t\t${NODE_ID}`,
+        'Hostname:              \tclihost',
+        'Joined at:             \t2026-11-27 03:09:52.115 +0000 utc',
+        'Status:',
+        ' State:\t\t\tReady',
+        ' Availability:         \tActive',
+        ' Address:\t\t127.0.0.1',
+        'Manager Status:',
+        ' Address:\t\t127.0.0.1:4377',
+        ' Raft Status:\t\tReachable',
+        ' Leader:\t\tYes',
+        'Platform:',
+        ' Operating System:\tlinux',
+        ' Architecture:\t\tx86_64',
+        'Resources:',
+        ' CPUs:\t\t\t2',
+        ' Memory:\t\t23.54GiB',
+        'Engine Version:\t\t20.10.24+dfsg1',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('writes times as Go does', () => {
+    assert.equal(goTime('2026-11-27T02:48:18.739119331Z'), '2026-11-27 02:48:18.739119331 +0000 utc');
+    assert.equal(goTime('2026-11-27T02:48:18.700Z'), '2026-11-27 02:48:18.7 +0000 utc');
+    assert.equal(goTime('2026-11-27T02:48:18Z'), '2026-11-27 02:48:18 +0000 utc');
+  });
+});
