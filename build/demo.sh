@@ -10,17 +10,22 @@ node22="$(node build/runtime.mjs node-path)"
 PATH="$(dirname "$node22"):$PATH" npm run --silent build
 
 swarmlet=./dist/swarmlet-linux-x64
-socket=/run/swarmlet/swarmlet.sock
 log=/var/log/swarmlet.log
+pidfile=/run/swarmlet-demo.pid
 
-if ! "$swarmlet" -H "unix://$socket" version >/dev/null 2>&1 || ! [[ -S $socket ]]; then
+# `node ls` answers once the daemon runs; before `init` it answers that this node is not a manager.
+node_ls() { "$swarmlet" node ls 2>&1 || true; }
+daemon_answers() { [[ "$(node_ls)" != *"cannot connect"* ]]; }
+
+if ! daemon_answers; then
   echo "demo: starting the swarmlet daemon (log: $log)"
-  setsid "$swarmlet" daemon >>"$log" 2>&1 < /dev/null &
-  echo $! > /run/swarmlet-demo.pid
-  for _ in $(seq 100); do [[ -S $socket ]] && curl -sf --unix-socket "$socket" http://swarmlet/_ping >/dev/null && break; sleep 0.1; done
+  setsid "$swarmlet" daemon >>"$log" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+  for _ in $(seq 100); do daemon_answers && break; sleep 0.1; done
+  daemon_answers || { tail -n 20 "$log" >&2; echo "demo: the daemon did not start; see $log" >&2; exit 1; }
 fi
 
-if [[ "$(curl -s --unix-socket "$socket" http://swarmlet/v1.41/info | grep -o '"LocalNodeState":"[a-z]*"')" != '"LocalNodeState":"active"' ]]; then
+if [[ "$(node_ls)" == *"not a swarm manager"* ]]; then
   "$swarmlet" init
 fi
 
@@ -39,7 +44,7 @@ cat <<TXT
 
 swarmlet runs a one-node cluster with the service "demo" (3 replicas). Try:
   $swarmlet service scale demo=5
-  DOCKER_HOST=unix://$socket docker service ps demo     # the stock docker CLI speaks to swarmlet too
+  DOCKER_HOST=unix:///run/swarmlet/swarmlet.sock docker service ps demo   # the stock docker CLI works too
   $swarmlet service rm demo
-  kill \$(cat /run/swarmlet-demo.pid)                    # stop the daemon; its containers keep running
+  kill \$(cat $pidfile)   # stops the daemon; its containers keep running and a restart adopts them
 TXT

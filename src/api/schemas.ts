@@ -1,130 +1,146 @@
 /**
- * Validation of request bodies at the API boundary, with zod. The docker CLI sends many fields swarmlet does not
- * act on (Isolation, ForceUpdate, empty Placement...): objects are loose so those pass through untouched, while
- * every field swarmlet does act on is checked here, once — inside, the types are trusted.
+ * Validation of request bodies at the API boundary, with valibot. The docker CLI sends many fields swarmlet does
+ * not act on (Isolation, ForceUpdate, empty Placement...): objects are loose so those pass through untouched,
+ * while every field swarmlet does act on is checked here, once — inside, the types are trusted.
+ *
+ * valibot rather than zod: measured on the Node 22 runtime that ships, loading zod 4 adds about 10 MB of RSS and
+ * valibot about 1.5 MB, against an idle-memory goal of 60 MB for the whole daemon.
  */
 
-import { z } from 'zod';
-import type { ServiceSpec } from './types.ts';
-import { parseConstraint } from '../manager/scheduler/constraints.ts';
+import * as v from 'valibot';
 import { invalidArgument } from '../errors.ts';
+import { parseConstraint } from '../manager/scheduler/constraints.ts';
+import type { ServiceSpec } from './types.ts';
 
 /** Docker refuses limits below 6 MB: the container could not even start. */
 export const MIN_MEMORY_LIMIT = 6 * 1024 * 1024;
 /** Far beyond anything a cluster of small boxes could run; catches typos like 1e9. */
 export const MAX_REPLICAS = 100_000;
 
-const nonNegativeInt = z.number().int().nonnegative();
-const nanoseconds = z.number().int().nonnegative();
+const count = () => v.pipe(v.number(), v.integer('must be a whole number'), v.minValue(0, 'must not be negative'));
+const nanoseconds = count;
+const labels = () => v.nullish(v.record(v.string(), v.string()));
 
-const resourceSet = z.looseObject({
-  NanoCPUs: nonNegativeInt.optional(),
-  MemoryBytes: nonNegativeInt.optional(),
+const resourceSet = v.looseObject({
+  NanoCPUs: v.optional(count()),
+  MemoryBytes: v.optional(count()),
 });
 
-const constraint = z.string().superRefine((expression, ctx) => {
-  try {
-    parseConstraint(expression);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-  }
+const constraint = v.pipe(
+  v.string(),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    try {
+      parseConstraint(dataset.value);
+    } catch (err) {
+      addIssue({ message: (err as Error).message });
+    }
+  }),
+);
+
+const containerSpec = v.looseObject({
+  Image: v.pipe(v.string('an image is required'), v.trim(), v.minLength(1, 'an image is required')),
+  Labels: labels(),
+  Command: v.nullish(v.array(v.string())),
+  Args: v.nullish(v.array(v.string())),
+  Hostname: v.optional(v.string()),
+  Env: v.nullish(v.array(v.pipe(v.string(), v.regex(/^[^=\s]+(=|$)/, 'environment entries look like KEY=VALUE')))),
+  Dir: v.optional(v.string()),
+  User: v.optional(v.string()),
+  TTY: v.optional(v.boolean()),
+  OpenStdin: v.optional(v.boolean()),
+  StopGracePeriod: v.optional(nanoseconds()),
+  StopSignal: v.optional(v.string()),
+  Init: v.nullish(v.boolean()),
 });
 
-const containerSpec = z.looseObject({
-  Image: z.string().trim().min(1, 'an image is required'),
-  Labels: z.record(z.string(), z.string()).optional(),
-  Command: z.array(z.string()).optional(),
-  Args: z.array(z.string()).optional(),
-  Hostname: z.string().optional(),
-  Env: z.array(z.string().regex(/^[^=\s]+(=|$)/, 'environment entries look like KEY=VALUE')).optional(),
-  Dir: z.string().optional(),
-  User: z.string().optional(),
-  TTY: z.boolean().optional(),
-  OpenStdin: z.boolean().optional(),
-  StopGracePeriod: nanoseconds.optional(),
-  StopSignal: z.string().optional(),
-  Init: z.boolean().nullable().optional(),
-});
+const resources = v.pipe(
+  v.looseObject({ Limits: v.optional(resourceSet), Reservations: v.optional(resourceSet) }),
+  v.check((r) => !r.Limits?.MemoryBytes || r.Limits.MemoryBytes >= MIN_MEMORY_LIMIT, 'memory limit is below the minimum of 6MB'),
+  v.check(
+    (r) => !r.Limits?.MemoryBytes || (r.Reservations?.MemoryBytes ?? 0) <= r.Limits.MemoryBytes,
+    'memory reservation must not exceed the memory limit',
+  ),
+);
 
-const taskSpec = z.looseObject({
+const taskSpec = v.looseObject({
   ContainerSpec: containerSpec,
-  Resources: z
-    .looseObject({ Limits: resourceSet.optional(), Reservations: resourceSet.optional() })
-    .optional()
-    .superRefine((resources, ctx) => {
-      const limit = resources?.Limits?.MemoryBytes ?? 0;
-      const reservation = resources?.Reservations?.MemoryBytes ?? 0;
-      if (limit > 0 && limit < MIN_MEMORY_LIMIT) {
-        ctx.addIssue({ code: 'custom', message: 'memory limit is below the minimum of 6MB' });
-      }
-      if (limit > 0 && reservation > limit) {
-        ctx.addIssue({ code: 'custom', message: 'memory reservation must not exceed the memory limit' });
-      }
+  Resources: v.optional(resources),
+  RestartPolicy: v.optional(
+    v.looseObject({
+      Condition: v.optional(v.picklist(['none', 'on-failure', 'any'], 'must be none, on-failure or any')),
+      Delay: v.optional(nanoseconds()),
+      MaxAttempts: v.optional(count()),
+      Window: v.optional(nanoseconds()),
     }),
-  RestartPolicy: z
-    .looseObject({
-      Condition: z.enum(['none', 'on-failure', 'any']).optional(),
-      Delay: nanoseconds.optional(),
-      MaxAttempts: nonNegativeInt.optional(),
-      Window: nanoseconds.optional(),
-    })
-    .optional(),
-  Placement: z
-    .looseObject({
-      Constraints: z.array(constraint).nullable().optional(),
-      MaxReplicas: nonNegativeInt.optional(),
-    })
-    .optional(),
-  ForceUpdate: nonNegativeInt.optional(),
+  ),
+  Placement: v.optional(
+    v.looseObject({
+      Constraints: v.nullish(v.array(constraint)),
+      MaxReplicas: v.optional(count()),
+    }),
+  ),
+  ForceUpdate: v.optional(count()),
 });
 
-const mode = z
-  .looseObject({
-    Replicated: z.looseObject({ Replicas: nonNegativeInt.max(MAX_REPLICAS, `at most ${MAX_REPLICAS} replicas`).optional() }).optional(),
-    Global: z.looseObject({}).optional(),
-  })
-  .refine((m) => !(m.Replicated && m.Global), 'a service is either replicated or global, not both');
+const mode = v.pipe(
+  v.looseObject({
+    Replicated: v.optional(
+      v.looseObject({ Replicas: v.optional(v.pipe(count(), v.maxValue(MAX_REPLICAS, `at most ${MAX_REPLICAS} replicas`))) }),
+    ),
+    Global: v.optional(v.looseObject({})),
+  }),
+  v.check((m) => !(m.Replicated && m.Global), 'a service is either replicated or global, not both'),
+);
 
-const updateConfig = z
-  .looseObject({
-    Parallelism: nonNegativeInt.optional(),
-    Delay: nanoseconds.optional(),
-    FailureAction: z.enum(['continue', 'pause', 'rollback']).optional(),
-    Monitor: nanoseconds.optional(),
-    MaxFailureRatio: z.number().min(0).max(1).optional(),
-    Order: z.enum(['stop-first', 'start-first']).optional(),
-  })
-  .optional();
+const updateConfig = v.optional(
+  v.looseObject({
+    Parallelism: v.optional(count()),
+    Delay: v.optional(nanoseconds()),
+    FailureAction: v.optional(v.picklist(['continue', 'pause', 'rollback'], 'must be continue, pause or rollback')),
+    Monitor: v.optional(nanoseconds()),
+    MaxFailureRatio: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1, 'must be between 0 and 1'))),
+    Order: v.optional(v.picklist(['stop-first', 'start-first'], 'must be stop-first or start-first')),
+  }),
+);
 
 /** Docker's rule for service names: they become DNS names and container name prefixes. */
 const NAME = /^[a-zA-Z0-9](?:[a-zA-Z0-9_.-]{0,61}[a-zA-Z0-9])?$/;
 
-export const serviceSpecSchema = z.looseObject({
-  Name: z
-    .string()
-    .optional()
-    .refine((name) => !name || NAME.test(name), 'invalid name: use 1-63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit'),
-  Labels: z.record(z.string(), z.string()).nullable().optional(),
-  TaskTemplate: taskSpec,
-  Mode: mode.optional(),
-  UpdateConfig: updateConfig,
-  RollbackConfig: updateConfig,
-});
+export const serviceSpecSchema = v.looseObject(
+  {
+    Name: v.optional(
+      v.pipe(
+        v.string(),
+        v.check((name) => !name || NAME.test(name), 'invalid name: use 1-63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit'),
+      ),
+    ),
+    Labels: labels(),
+    TaskTemplate: v.looseObject({ ...taskSpec.entries }, 'a task template is required'),
+    Mode: v.optional(mode),
+    UpdateConfig: updateConfig,
+    RollbackConfig: updateConfig,
+  },
+  'expected a JSON object',
+);
 
-export const swarmInitSchema = z.looseObject({
-  ListenAddr: z.string().optional(),
-  AdvertiseAddr: z.string().optional(),
-  ForceNewCluster: z.boolean().optional(),
-  Spec: z.looseObject({}).optional(),
-});
+export const swarmInitSchema = v.looseObject(
+  {
+    ListenAddr: v.optional(v.string()),
+    AdvertiseAddr: v.optional(v.string()),
+    ForceNewCluster: v.optional(v.boolean()),
+    Spec: v.optional(v.looseObject({})),
+  },
+  'expected a JSON object',
+);
 
 /** Parses a body or throws an `invalid_argument` error whose message names the field, as Docker's do. */
-export function parseBody<S extends z.ZodType>(schema: S, body: unknown, what: string): z.infer<S> {
-  const result = schema.safeParse(body);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  const where = issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
-  throw invalidArgument(`invalid ${what}${where}: ${issue.message}`);
+export function parseBody<S extends v.GenericSchema>(schema: S, body: unknown, what: string): v.InferOutput<S> {
+  const result = v.safeParse(schema, body);
+  if (result.success) return result.output;
+  const issue = result.issues[0];
+  const dotPath = v.getDotPath(issue);
+  throw invalidArgument(`invalid ${what}${dotPath ? ` at ${dotPath}` : ''}: ${issue.message}`);
 }
 
 export function parseServiceSpec(body: unknown): ServiceSpec {
