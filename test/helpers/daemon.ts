@@ -21,6 +21,18 @@ export function swarmletCommand(): string[] {
   return [EXECUTABLE];
 }
 
+/** The arm64 executable under qemu-user, with Debian's cross libc as its library root. */
+export const ARM64_COMMAND = ['/usr/bin/qemu-aarch64', '-L', '/usr/aarch64-linux-gnu', path.join(REPO, 'dist', 'swarmlet-linux-arm64')];
+
+/**
+ * The environment the executable runs in: PATH holds no node (this machine has one in /usr/bin), which proves the
+ * executable needs none. Running from source keeps the caller's PATH.
+ */
+export function swarmletEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  if (process.env.SWARMLET_TEST_FROM_SOURCE === '1') return { ...process.env, ...extra };
+  return { HOME: os.tmpdir(), TMPDIR: os.tmpdir(), PATH: '/nonexistent/swarmlet-has-no-node-on-path', ...extra };
+}
+
 export interface DaemonHandle {
   dir: string;
   socket: string;
@@ -51,13 +63,13 @@ async function recordTestNode(dataDir: string): Promise<void> {
   await fs.writeFile(path.join(TEST_NODES_DIR, state.data.node.id), '');
 }
 
-export async function startDaemon(options: { dir?: string; env?: Record<string, string>; args?: string[]; waitReady?: boolean } = {}): Promise<DaemonHandle> {
+export async function startDaemon(options: { dir?: string; env?: Record<string, string>; args?: string[]; waitReady?: boolean; command?: string[]; readyTimeoutMs?: number } = {}): Promise<DaemonHandle> {
   const dir = options.dir ?? (await makeTempDir());
   const socket = path.join(dir, 'swarmlet.sock');
   const dataDir = path.join(dir, 'data');
-  const [file, ...prefix] = swarmletCommand();
+  const [file, ...prefix] = options.command ?? swarmletCommand();
   const child = spawn(file!, [...prefix, 'daemon', '--data-dir', dataDir, '--socket', socket, ...(options.args ?? [])], {
-    env: { ...process.env, ...options.env },
+    env: swarmletEnv(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -87,7 +99,7 @@ export async function startDaemon(options: { dir?: string; env?: Record<string, 
     await waitFor('the daemon API', async () => {
       if (gone) throw new Error(`daemon exited early:\n${output}`);
       return (await handle.api('GET', '/_ping')).status === 200;
-    }, 20_000, 50);
+    }, options.readyTimeoutMs ?? 20_000, 50);
     await recordTestNode(dataDir);
   }
   return handle;

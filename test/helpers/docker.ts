@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import path from 'node:path';
-import { REPO, swarmletCommand } from './daemon.ts';
+import { REPO, swarmletCommand, swarmletEnv } from './daemon.ts';
 
 const run = promisify(execFile);
 
@@ -13,13 +13,9 @@ export interface CommandResult {
   stderr: string;
 }
 
-async function exec(file: string, args: string[], env: Record<string, string> = {}, input?: string): Promise<CommandResult> {
+async function exec(file: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<CommandResult> {
   try {
-    const child = run(file, args, { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 });
-    if (input !== undefined) {
-      child.child.stdin!.end(input);
-    }
-    const { stdout, stderr } = await child;
+    const { stdout, stderr } = await run(file, args, { env, maxBuffer: 64 * 1024 * 1024 });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -29,13 +25,13 @@ async function exec(file: string, args: string[], env: Record<string, string> = 
 
 /** The docker CLI against the machine's engine, or against `host` (a unix socket path) when given. */
 export function docker(args: string[], host?: string): Promise<CommandResult> {
-  return exec('docker', args, host ? { DOCKER_HOST: `unix://${host}` } : {});
+  return exec('docker', args, host ? { ...process.env, DOCKER_HOST: `unix://${host}` } : process.env);
 }
 
-/** The swarmlet CLI against the daemon at `socket`. */
-export function swarmlet(socket: string, args: string[], env: Record<string, string> = {}): Promise<CommandResult> {
-  const [file, ...prefix] = swarmletCommand();
-  return exec(file!, [...prefix, '-H', `unix://${socket}`, ...args], env);
+/** The swarmlet CLI against the daemon at `socket` (the built executable unless `command` says otherwise). */
+export function swarmlet(socket: string, args: string[], command: string[] = swarmletCommand()): Promise<CommandResult> {
+  const [file, ...prefix] = command;
+  return exec(file!, [...prefix, '-H', `unix://${socket}`, ...args], swarmletEnv());
 }
 
 /** Container IDs the engine has for a label filter (all states). */

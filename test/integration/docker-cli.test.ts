@@ -1,0 +1,82 @@
+/**
+ * The stock docker CLI against the swarmlet socket: `docker swarm init`, `service create/ls/ps/inspect/scale/rm`
+ * and `node ls` work, and swarmlet's own CLI prints the same tables for the same state.
+ */
+
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import type { Task } from '../../src/api/types.ts';
+import { type DaemonHandle, startDaemon, TEST_IMAGE } from '../helpers/daemon.ts';
+import { docker, removeNodeContainers, swarmlet } from '../helpers/docker.ts';
+import { waitFor } from '../helpers/unix-http.ts';
+
+/** `Running 3 seconds ago` and `Running 4 seconds ago` are the same state seen a second apart. */
+const withoutAges = (table: string) => table.replace(/ (less than a second|about a minute|an? \w+|\d+ \w+) ago/g, ' … ago').replace(/ +/g, ' ');
+
+describe('the stock docker CLI through the swarmlet socket', () => {
+  let daemon: DaemonHandle;
+  let nodeId = '';
+  const dockerCli = (args: string[]) => docker(args, daemon.socket);
+
+  before(async () => {
+    daemon = await startDaemon();
+    const version = await docker(['version', '--format', '{{.Client.Version}} (API {{.Client.APIVersion}})']);
+    console.log(`# docker CLI ${version.stdout.trim()}`);
+  });
+
+  after(async () => {
+    await daemon?.stop();
+    if (nodeId) await removeNodeContainers(nodeId);
+    if (daemon) await fs.rm(daemon.dir, { recursive: true, force: true });
+  });
+
+  it('docker swarm init makes a one-node cluster and docker info shows it', async () => {
+    const init = await dockerCli(['swarm', 'init']);
+    assert.equal(init.code, 0, init.stderr);
+    nodeId = (await dockerCli(['info', '--format', '{{.Swarm.NodeID}}'])).stdout.trim();
+    assert.match(init.stdout, new RegExp(`Swarm initialized: current node \\(${nodeId}\\) is now a manager`));
+    assert.equal((await dockerCli(['info', '--format', '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}'])).stdout.trim(), 'active true');
+  });
+
+  it('docker service create waits for convergence; ls and node ls match swarmlet\'s tables', async () => {
+    const created = await dockerCli(['service', 'create', '--name', 'web', '--replicas', '3', '--limit-memory', '64M', TEST_IMAGE, 'sleep', '3600']);
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stdout + created.stderr, /verify: Service (web|\w+) converged/);
+
+    const dockerLs = await dockerCli(['service', 'ls']);
+    assert.match(dockerLs.stdout, /web\s+replicated\s+3\/3\s+swarmlet-test\/busybox:1/);
+    assert.equal((await swarmlet(daemon.socket, ['service', 'ls'])).stdout, dockerLs.stdout);
+    const dockerNodes = await dockerCli(['node', 'ls']);
+    assert.match(dockerNodes.stdout, /^ID\s+HOSTNAME\s+STATUS\s+AVAILABILITY\s+MANAGER STATUS\s+ENGINE VERSION/);
+    assert.match(dockerNodes.stdout, new RegExp(`${nodeId} \\*\\s+\\S+\\s+Ready\\s+Active\\s+Leader`));
+    assert.equal((await swarmlet(daemon.socket, ['node', 'ls'])).stdout, dockerNodes.stdout);
+  });
+
+  it('docker service ps shows the tasks as swarmlet service ps does', async () => {
+    const dockerPs = await dockerCli(['service', 'ps', 'web']);
+    assert.equal(dockerPs.code, 0, dockerPs.stderr);
+    assert.match(dockerPs.stdout, /^ID\s+NAME\s+IMAGE\s+NODE\s+DESIRED STATE\s+CURRENT STATE\s+ERROR\s+PORTS/);
+    assert.equal(dockerPs.stdout.match(/web\.[123]\s+swarmlet-test\/busybox:1\s+\S+\s+Running\s+Running/g)?.length, 3);
+    assert.equal(withoutAges((await swarmlet(daemon.socket, ['service', 'ps', 'web'])).stdout), withoutAges(dockerPs.stdout));
+  });
+
+  it('docker service inspect, scale and rm work', async () => {
+    const inspected = JSON.parse((await dockerCli(['service', 'inspect', 'web'])).stdout);
+    assert.equal(inspected[0].Spec.Name, 'web');
+    assert.equal(inspected[0].Spec.TaskTemplate.Resources.Limits.MemoryBytes, 64 * 1024 * 1024);
+
+    const scaled = await dockerCli(['service', 'scale', 'web=5']);
+    assert.equal(scaled.code, 0, scaled.stderr);
+    const filters = encodeURIComponent(JSON.stringify({ service: ['web'], 'desired-state': ['running'] }));
+    await waitFor('5 running tasks', async () => (await daemon.api<Task[]>('GET', `/tasks?filters=${filters}`)).body.filter((t) => t.Status.State === 'running').length === 5);
+    assert.match((await dockerCli(['service', 'ls'])).stdout, /web\s+replicated\s+5\/5/);
+
+    const removed = await dockerCli(['service', 'rm', 'web']);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.equal((await dockerCli(['service', 'ls', '-q'])).stdout.trim(), '');
+    const missing = await dockerCli(['service', 'inspect', 'web']);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /no such service|not found/i);
+  });
+});
