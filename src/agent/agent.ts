@@ -11,6 +11,7 @@ import { isTerminal } from '../manager/state/cluster-state.ts';
 import type { TaskStatusUpdate } from '../manager/state/commands.ts';
 import type { ContainerRuntime, Disposer } from '../runtime/runtime.ts';
 import { failpoint } from '../util/failpoints.ts';
+import { SerialRunner } from '../util/serial-runner.ts';
 import type { Logger } from '../util/logger.ts';
 import type { Assignment, AssignmentSource, StatusReporter } from './assignment.ts';
 import { containerOptions } from './container-config.ts';
@@ -35,8 +36,7 @@ export interface AgentOptions {
 export class Agent {
   private readonly options: Required<AgentOptions>;
   private readonly disposers: Disposer[] = [];
-  private running: Promise<void> | null = null;
-  private again = false;
+  private readonly runner = new SerialRunner(() => this.guardedPass());
   private stopped = false;
   private engineDown = false;
 
@@ -58,41 +58,31 @@ export class Agent {
     if (this.stopped) return;
     this.stopped = true;
     for (const dispose of this.disposers.splice(0)) dispose();
-    await this.running;
+    await this.runner.stop();
   }
 
   /** Resolves when no pass is running or wanted; tests and shutdown use it. */
-  async idle(): Promise<void> {
-    while (this.running) await this.running;
+  idle(): Promise<void> {
+    return this.runner.idle();
   }
 
   /** Asks for a pass; one that arrives during a pass causes exactly one more. */
   kick(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.loop().finally(() => {
-      this.running = null;
-    });
+    this.runner.kick();
   }
 
-  private async loop(): Promise<void> {
-    do {
-      this.again = false;
-      try {
-        await this.pass();
-        if (this.engineDown) this.options.log.info('container engine is reachable again');
-        this.engineDown = false;
-      } catch (err) {
-        // The agent never exits because the engine went away for a while: it retries on the next pass.
-        if (!this.engineDown || !(err instanceof SwarmletError && err.code === 'engine_unreachable')) {
-          this.options.log.warn(`agent pass failed: ${describeError(err)}`);
-        }
-        this.engineDown = err instanceof SwarmletError && err.code === 'engine_unreachable';
-      }
-    } while (this.again && !this.stopped);
+  private async guardedPass(): Promise<void> {
+    try {
+      await this.pass();
+      if (this.engineDown) this.options.log.info('container engine is reachable again');
+      this.engineDown = false;
+    } catch (err) {
+      // The agent never exits because the engine went away for a while: it retries on the next pass, and says
+      // so once rather than on every pass.
+      const unreachable = err instanceof SwarmletError && err.code === 'engine_unreachable';
+      if (!this.engineDown || !unreachable) this.options.log.warn(`agent pass failed: ${describeError(err)}`);
+      this.engineDown = unreachable;
+    }
   }
 
   private subscribeEngineEvents(): void {

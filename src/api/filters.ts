@@ -20,8 +20,14 @@ export function parseFilters(raw: string | null, allowed: readonly string[]): Fi
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw invalidArgument('invalid filters: expected a JSON object');
   for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
     if (!allowed.includes(key)) throw invalidArgument(`invalid filter '${key}': supported filters are ${allowed.join(', ')}`);
-    const values = Array.isArray(value) ? value : value && typeof value === 'object' ? Object.keys(value as object).filter((k) => (value as Record<string, unknown>)[k]) : [];
-    if (!values.every((v) => typeof v === 'string')) throw invalidArgument(`invalid filter '${key}': values must be strings`);
+    const values = Array.isArray(value)
+      ? value
+      : value && typeof value === 'object'
+        ? Object.keys(value as object).filter((k) => (value as Record<string, unknown>)[k])
+        : undefined;
+    if (!values || !values.every((v) => typeof v === 'string')) {
+      throw invalidArgument(`invalid filter '${key}': give its values as a list of strings, e.g. {"${key}":["value"]}`);
+    }
     filters.set(key, values as string[]);
   }
   return filters;

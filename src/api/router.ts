@@ -4,6 +4,7 @@
  */
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { invalidArgument } from '../errors.ts';
 
 export interface RouteRequest {
   req: IncomingMessage;
@@ -23,6 +24,14 @@ interface Route {
 
 const VERSION_PREFIX = /^\/v\d+(?:\.\d+)?(?=\/)/;
 
+function decodePart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw invalidArgument(`malformed URL path segment "${part}"`);
+  }
+}
+
 export class Router {
   private readonly routes: Route[] = [];
 
@@ -37,7 +46,7 @@ export class Router {
     return this;
   }
 
-  /** The handler for a request, or undefined when swarmlet does not serve it. */
+  /** The handler for a request, or undefined when swarmlet does not serve it. Throws on a malformed URL. */
   match(req: IncomingMessage): ((res: ServerResponse) => Promise<void>) | undefined {
     const url = new URL(req.url ?? '/', 'http://swarmlet');
     const path = url.pathname.replace(VERSION_PREFIX, '');
@@ -47,7 +56,7 @@ export class Router {
       if (!found) continue;
       const params: Record<string, string> = {};
       route.names.forEach((name, i) => {
-        params[name] = decodeURIComponent(found[i + 1]!);
+        params[name] = decodePart(found[i + 1]!);
       });
       return (res) => route.handler({ req, res, params, query: url.searchParams });
     }

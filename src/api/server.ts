@@ -55,16 +55,23 @@ export interface ApiServer {
 export async function startApiServer(ctx: ApiContext, socketPath: string, engineSocketPath: string, log: Logger): Promise<ApiServer> {
   const router = buildRouter(ctx);
   const proxy = createEngineProxy(engineSocketPath);
+  const fail = (req: http.IncomingMessage, res: http.ServerResponse, err: unknown) => {
+    if (!(err instanceof SwarmletError) || err.status >= 500) log.warn(`${req.method} ${req.url}: ${(err as Error).message}`);
+    sendError(res, err);
+  };
   const server = http.createServer((req, res) => {
-    const handle = router.match(req);
+    let handle: ReturnType<Router['match']>;
+    try {
+      handle = router.match(req);
+    } catch (err) {
+      fail(req, res, err);
+      return;
+    }
     if (!handle) {
       proxy.handleRequest(req, res);
       return;
     }
-    handle(res).catch((err: unknown) => {
-      if (!(err instanceof SwarmletError) || err.status >= 500) log.warn(`${req.method} ${req.url}: ${(err as Error).message}`);
-      sendError(res, err);
-    });
+    handle(res).catch((err: unknown) => fail(req, res, err));
   });
   server.on('upgrade', (req, socket, head) => proxy.handleUpgrade(req, socket, head));
   // Streams such as `logs -f` and `events` stay open for as long as the client wants.

@@ -7,6 +7,7 @@ import { describeError } from '../errors.ts';
 import type { Disposer } from '../runtime/runtime.ts';
 import type { RandomSource } from '../util/ids.ts';
 import type { Logger } from '../util/logger.ts';
+import { SerialRunner } from '../util/serial-runner.ts';
 import { isoTime } from './orchestrator/context.ts';
 import { orchestrate } from './orchestrator/orchestrate.ts';
 import type { Proposer } from './proposer.ts';
@@ -24,9 +25,13 @@ export interface ReconcilerOptions {
 export class Reconciler {
   private readonly options: Required<ReconcilerOptions>;
   private disposers: Disposer[] = [];
-  private running: Promise<void> | null = null;
-  private again = false;
-  private stopped = false;
+  private readonly runner = new SerialRunner(async () => {
+    try {
+      await this.pass();
+    } catch (err) {
+      this.options.log.warn(`reconcile pass failed: ${describeError(err)}`);
+    }
+  });
 
   constructor(options: ReconcilerOptions) {
     this.options = { now: Date.now, interval: 500, ...options };
@@ -41,31 +46,12 @@ export class Reconciler {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
     for (const dispose of this.disposers.splice(0)) dispose();
-    await this.running;
+    await this.runner.stop();
   }
 
   kick(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.loop().finally(() => {
-      this.running = null;
-    });
-  }
-
-  private async loop(): Promise<void> {
-    do {
-      this.again = false;
-      try {
-        await this.pass();
-      } catch (err) {
-        this.options.log.warn(`reconcile pass failed: ${describeError(err)}`);
-      }
-    } while (this.again && !this.stopped);
+    this.runner.kick();
   }
 
   /** One pass: compute, then commit. Exposed for tests. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isLive } from '../../src/manager/state/cluster-state.ts';
-import { clusterWith, iso, node, spec, T0, tasksOf } from '../helpers/fixtures.ts';
+import { clusterWith, iso, MB, node, spec, T0, tasksOf } from '../helpers/fixtures.ts';
 import { Sim } from '../helpers/sim.ts';
 
 const live = (sim: Sim, name: string) => tasksOf(sim.state, name).filter(isLive);
@@ -111,6 +111,76 @@ describe('replicated orchestrator', () => {
     sim.runAssigned();
     sim.settle();
     assert.equal(Object.keys(sim.state.tasks).length, 0);
+  });
+});
+
+describe('orchestrator edge cases', () => {
+  const update = (sim: Sim, id: string, change: (spec: ReturnType<typeof spec>) => void) => {
+    const service = sim.state.services[id]!;
+    const next = structuredClone(service.Spec);
+    change(next);
+    sim.machine.apply({ type: 'service.update', id, version: service.Version.Index, spec: next, now: iso(sim.now) });
+  };
+
+  it('ends and forgets the tasks of a removed service that never reached a node', () => {
+    const sim = new Sim(clusterWith([node('n1', { memory: 10 * MB })]), T0);
+    sim.machine.apply({ type: 'service.create', id: 's1', spec: spec('big', { replicas: 3, reserve: 64 * MB }), now: iso(T0) });
+    sim.settle();
+    assert.ok(tasksOf(sim.state, 'big').every((t) => t.Status.State === 'pending'));
+    sim.machine.apply({ type: 'service.remove', id: 's1', now: iso(T0) });
+    sim.settle();
+    assert.equal(Object.keys(sim.state.tasks).length, 0);
+  });
+
+  it('ends a pending global task when its service is removed', () => {
+    const sim = new Sim(clusterWith([node('n1', { memory: 10 * MB })]), T0);
+    sim.machine.apply({ type: 'service.create', id: 's1', spec: { ...spec('agent', { reserve: 64 * MB }), Mode: { Global: {} } }, now: iso(T0) });
+    sim.settle();
+    const [task] = tasksOf(sim.state, 'agent');
+    assert.equal(task?.Status.State, 'pending');
+    assert.equal(task?.NodeID, 'n1');
+    sim.machine.apply({ type: 'service.remove', id: 's1', now: iso(T0) });
+    sim.settle();
+    assert.equal(Object.keys(sim.state.tasks).length, 0);
+  });
+
+  it('does not count tasks stopped by an update against MaxAttempts', () => {
+    const sim = new Sim(clusterWith(), T0);
+    const s = spec('web');
+    s.TaskTemplate.RestartPolicy = { Condition: 'any', Delay: 0, MaxAttempts: 1 };
+    sim.machine.apply({ type: 'service.create', id: 's1', spec: s, now: iso(T0) });
+    for (const force of [1, 2]) {
+      sim.settle();
+      sim.runAssigned();
+      update(sim, 's1', (next) => (next.TaskTemplate.ForceUpdate = force));
+      sim.settle();
+      sim.runAssigned();
+    }
+    sim.settle();
+    sim.runAssigned();
+    const [current] = live(sim, 'web');
+    sim.report(current!.ID, 'failed', { exitCode: 137 });
+    sim.now += 1;
+    sim.settle();
+    assert.equal(live(sim, 'web').length, 1, 'one restart is still allowed');
+  });
+
+  it('gives an exhausted slot a fresh start when the service is updated', () => {
+    const sim = new Sim(clusterWith(), T0);
+    const s = spec('web');
+    s.TaskTemplate.RestartPolicy = { Condition: 'any', Delay: 0, MaxAttempts: 1 };
+    sim.machine.apply({ type: 'service.create', id: 's1', spec: s, now: iso(T0) });
+    for (let i = 0; i < 2; i++) {
+      sim.settle();
+      sim.runAssigned();
+      sim.report(live(sim, 'web')[0]!.ID, 'failed', { exitCode: 1 });
+      sim.now += 1;
+    }
+    sim.settle();
+    assert.equal(live(sim, 'web').length, 0, 'the restart limit is reached');
+    update(sim, 's1', (next) => (next.TaskTemplate.RestartPolicy = { Condition: 'any', Delay: 0, MaxAttempts: 5 }));
+    sim.settle();
+    assert.equal(live(sim, 'web').length, 1);
   });
 });
 

@@ -5,19 +5,15 @@
  */
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { SwarmletError } from '../../src/errors.ts';
 import { DockerRuntime } from '../../src/runtime/docker/docker-runtime.ts';
 import { EngineClient } from '../../src/runtime/docker/engine-client.ts';
 import { runtimeContract } from './contract.ts';
 import { ensureTestImage } from '../helpers/docker.ts';
 
-const run = promisify(execFile);
 const SOCKET = process.env.DOCKER_SOCKET ?? '/var/run/docker.sock';
 const IMAGE = 'swarmlet-test/busybox:1';
 const MB = 1024 * 1024;

@@ -4,23 +4,22 @@
  */
 
 import type { Node, Service, Task } from '../../api/types.ts';
+import { groupBy } from '../../util/group-by.ts';
 import { newId } from '../../util/ids.ts';
-import { isLive, isTerminal } from '../state/cluster-state.ts';
+import { isLive } from '../state/cluster-state.ts';
 import type { Changes } from './changes.ts';
 import type { PassContext } from './context.ts';
 import { isoTime } from './context.ts';
-import { retire } from './replicated.ts';
-import { decideRestart } from './restart.ts';
+import { refill, retire } from './slot.ts';
 import { isOutdated, newTask } from './task-factory.ts';
 
 const eligible = (node: Node) => node.Status.State === 'ready' && node.Spec.Availability !== 'drain';
 
 export function reconcileGlobal(service: Service, tasks: Task[], nodes: Node[], changes: Changes, ctx: PassContext): void {
-  const byNode = new Map<string, Task[]>();
-  for (const task of tasks.map((t) => changes.view(t))) {
-    if (!task.NodeID) continue;
-    byNode.set(task.NodeID, [...(byNode.get(task.NodeID) ?? []), task]);
-  }
+  const byNode = groupBy(
+    tasks.map((t) => changes.view(t)).filter((task) => task.NodeID !== undefined),
+    (task) => task.NodeID!,
+  );
   const wanted = new Set(nodes.filter(eligible).map((node) => node.ID));
 
   for (const [nodeId, list] of byNode) {
@@ -38,13 +37,6 @@ export function reconcileGlobal(service: Service, tasks: Task[], nodes: Node[], 
       }
       continue;
     }
-    const ended = list.find((task) => task.DesiredState === 'running');
-    if (ended) {
-      const history = list.filter((task) => isTerminal(task.Status.State));
-      const decision = decideRestart(ended.Spec.RestartPolicy, ended, history, ctx.now);
-      if (!decision.restart || decision.at > ctx.now) continue;
-      retire(changes, ended, ctx);
-    }
-    changes.add(newTask(service, newId(ctx.random), isoTime(ctx.now), { nodeId }));
+    refill(service, list, changes, ctx, { nodeId });
   }
 }

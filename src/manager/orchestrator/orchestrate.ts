@@ -3,7 +3,7 @@
  * services' desired state. Pure: the caller commits the returned changes as one batch.
  */
 
-import type { Task } from '../../api/types.ts';
+import { groupBy } from '../../util/group-by.ts';
 import type { ClusterState } from '../state/cluster-state.ts';
 import { Changes } from './changes.ts';
 import type { PassContext } from './context.ts';
@@ -12,10 +12,7 @@ import { DEFAULT_TASK_HISTORY, reapHistory, reapOrphans } from './reaper.ts';
 import { reconcileReplicated } from './replicated.ts';
 
 export function orchestrate(state: ClusterState, ctx: PassContext, changes = new Changes()): Changes {
-  const byService = new Map<string, Task[]>();
-  for (const task of Object.values(state.tasks)) {
-    byService.set(task.ServiceID, [...(byService.get(task.ServiceID) ?? []), task]);
-  }
+  const byService = groupBy(Object.values(state.tasks), (task) => task.ServiceID);
   const nodes = Object.values(state.nodes);
   const limit = state.swarm?.Spec.Orchestration.TaskHistoryRetentionLimit ?? DEFAULT_TASK_HISTORY;
 

@@ -5,9 +5,10 @@
 
 import type { Service, Task } from '../../api/types.ts';
 import { isTerminal } from '../state/cluster-state.ts';
+import { groupBy } from '../../util/group-by.ts';
 import type { Changes } from './changes.ts';
 import type { PassContext } from './context.ts';
-import { retire } from './replicated.ts';
+import { retire } from './slot.ts';
 
 export const DEFAULT_TASK_HISTORY = 5;
 
@@ -24,11 +25,10 @@ export function reapOrphans(tasks: Task[], changes: Changes, ctx: PassContext): 
 export function reapHistory(service: Service, tasks: Task[], limit: number, changes: Changes): void {
   // The restart policy counts attempts over the slot's history: never forget what it still needs.
   const keep = Math.max(limit, (service.Spec.TaskTemplate.RestartPolicy?.MaxAttempts ?? 0) + 1);
-  const groups = new Map<string, Task[]>();
-  for (const task of tasks) {
-    const key = task.Slot !== undefined ? `slot:${task.Slot}` : `node:${task.NodeID ?? ''}`;
-    groups.set(key, [...(groups.get(key) ?? []), changes.view(task)]);
-  }
+  const groups = groupBy(
+    tasks.map((task) => changes.view(task)),
+    (task) => (task.Slot !== undefined ? `slot:${task.Slot}` : `node:${task.NodeID ?? ''}`),
+  );
   for (const list of groups.values()) {
     if (list.length <= keep) continue;
     list.sort((a, b) => (a.CreatedAt < b.CreatedAt ? 1 : -1));

@@ -5,34 +5,23 @@
  */
 
 import type { Service, Task } from '../../api/types.ts';
+import { groupBy } from '../../util/group-by.ts';
 import { newId } from '../../util/ids.ts';
-import { isLive, isTerminal } from '../state/cluster-state.ts';
+import { isLive } from '../state/cluster-state.ts';
 import type { Changes } from './changes.ts';
 import type { PassContext } from './context.ts';
 import { isoTime } from './context.ts';
-import { decideRestart } from './restart.ts';
+import { refill, retire } from './slot.ts';
 import { isOutdated, newTask } from './task-factory.ts';
 
 /** Groups a service's tasks by slot, newest first within a slot. */
 export function tasksBySlot(tasks: Task[]): Map<number, Task[]> {
-  const slots = new Map<number, Task[]>();
-  for (const task of tasks) {
-    if (task.Slot === undefined) continue;
-    const list = slots.get(task.Slot) ?? [];
-    list.push(task);
-    slots.set(task.Slot, list);
-  }
+  const slots = groupBy(
+    tasks.filter((task) => task.Slot !== undefined),
+    (task) => task.Slot!,
+  );
   for (const list of slots.values()) list.sort((a, b) => (a.CreatedAt < b.CreatedAt ? 1 : a.CreatedAt > b.CreatedAt ? -1 : 0));
   return slots;
-}
-
-/** Asks a task to stop: the agent stops its container; a task not yet on a node simply ends. */
-export function retire(changes: Changes, task: Task, ctx: PassContext, desired: 'shutdown' | 'remove' = 'shutdown'): void {
-  const copy = changes.edit(task);
-  copy.DesiredState = desired;
-  if (!copy.NodeID && !isTerminal(copy.Status.State)) {
-    copy.Status = { Timestamp: isoTime(ctx.now), State: 'shutdown', Message: 'shutdown before scheduling' };
-  }
 }
 
 export function reconcileReplicated(service: Service, tasks: Task[], changes: Changes, ctx: PassContext): void {
@@ -60,14 +49,7 @@ export function reconcileReplicated(service: Service, tasks: Task[], changes: Ch
       else if (current.Status.State !== 'running') updating++;
       continue;
     }
-    const ended = list.find((task) => task.DesiredState === 'running');
-    if (ended) {
-      const history = list.filter((task) => isTerminal(task.Status.State));
-      const decision = decideRestart(ended.Spec.RestartPolicy, ended, history, ctx.now);
-      if (!decision.restart || decision.at > ctx.now) continue;
-      retire(changes, ended, ctx);
-    }
-    changes.add(newTask(service, newId(ctx.random), now, { slot }));
+    refill(service, list, changes, ctx, { slot });
   }
 
   // Rolling replacement of out-of-date tasks: at most Parallelism slots in flight (0 means all at once).

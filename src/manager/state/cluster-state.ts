@@ -30,6 +30,11 @@ export function isLive(task: Task): boolean {
   return task.DesiredState === 'running' && !isTerminal(task.Status.State);
 }
 
+/** A task some node's agent has been given: from then on only that agent may end it. */
+export function isDelivered(task: Task): boolean {
+  return task.NodeID !== undefined && task.Status.State !== 'new' && task.Status.State !== 'pending';
+}
+
 /** Tasks whose resources are held on their node: anything not ended, whatever is desired of it. */
 export function holdsResources(task: Task): boolean {
   return task.NodeID !== undefined && !isTerminal(task.Status.State) && task.Status.State !== 'pending';

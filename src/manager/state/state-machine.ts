@@ -8,7 +8,7 @@ import type { Task, TaskState } from '../../api/types.ts';
 import { TASK_STATES } from '../../api/types.ts';
 import { conflict, notFound, unavailable } from '../../errors.ts';
 import type { ClusterState } from './cluster-state.ts';
-import { emptyClusterState } from './cluster-state.ts';
+import { emptyClusterState, isDelivered, isTerminal } from './cluster-state.ts';
 import type { Command, CreateService, PutTasks, ReportTaskStatus, UpdateService } from './commands.ts';
 
 const stateRank = (state: TaskState) => TASK_STATES.indexOf(state);
@@ -126,6 +126,10 @@ export class StateMachine {
     for (const task of Object.values(this.current.tasks)) {
       if (task.ServiceID !== id || task.DesiredState === 'remove') continue;
       task.DesiredState = 'remove';
+      // No agent will ever report on a task it was never given: it ends here.
+      if (!isDelivered(task) && !isTerminal(task.Status.State)) {
+        task.Status = { Timestamp: now, State: 'shutdown', Message: 'removed before scheduling' };
+      }
       task.UpdatedAt = now;
       task.Version = { Index: index };
     }
