@@ -37,6 +37,10 @@ export class Agent {
   private readonly options: Required<AgentOptions>;
   private readonly disposers: Disposer[] = [];
   private readonly runner = new SerialRunner(() => this.guardedPass());
+  private readonly inFlight = new Set<string>();
+  private readonly outbox: TaskStatusUpdate[] = [];
+  private readonly waiting: Array<() => void> = [];
+  private busy = 0;
   private stopped = false;
   private engineDown = false;
 
@@ -91,7 +95,10 @@ export class Agent {
     const dispose = runtime.subscribeEvents(
       nodeFilter(nodeId),
       (event) => {
-        if (['die', 'start', 'destroy', 'oom', 'stop'].includes(event.action)) this.kick();
+        if (!['die', 'start', 'destroy', 'oom', 'stop'].includes(event.action)) return;
+        this.kick();
+        // The engine may announce a death before its container list says so: look again a moment later.
+        if (event.action === 'die' || event.action === 'oom') setTimeout(() => this.kick(), 250).unref();
       },
       () => {
         // The stream broke (engine restart): resubscribe shortly and resync, since events were missed.
@@ -106,22 +113,56 @@ export class Agent {
     this.disposers.push(dispose);
   }
 
+  /**
+   * Plans and launches the actions; it does not wait for them. A stop can take a whole grace period, and a node
+   * must not wait for one task's container to stop before starting another's: each action runs on its own
+   * (a few at a time), is left out of planning while it runs, and reports when it is done.
+   */
   private async pass(): Promise<void> {
-    const { runtime, nodeId, source, reporter, concurrency } = this.options;
+    const { runtime, nodeId, source } = this.options;
     const assignments = source.assignments();
     const containers = await runtime.listContainers(nodeFilter(nodeId));
-    const actions = planAgent(assignments, containers);
-    if (actions.length === 0) return;
-    const updates: TaskStatusUpdate[] = [];
-    try {
-      await forEachLimited(actions, concurrency, async (action) => {
-        const update = await this.execute(action);
-        if (update) updates.push(update);
-      });
-    } finally {
-      // What did happen is reported even when another action failed.
-      if (updates.length > 0) await reporter.report(updates);
+    for (const action of planAgent(assignments, containers)) {
+      const key = action.kind === 'remove' ? action.containerId : action.assignment.task.ID;
+      if (this.inFlight.has(key)) continue;
+      this.inFlight.add(key);
+      void this.limit(() => this.execute(action))
+        .then((update) => update && this.queueReport(update))
+        .catch((err: unknown) => {
+          if (!this.stopped) this.options.log.warn(`${action.kind} ${key}: ${describeError(err)}`);
+        })
+        .finally(() => {
+          this.inFlight.delete(key);
+          this.kick();
+        });
     }
+  }
+
+  /** Runs `work` when one of the `concurrency` engine-call slots is free. */
+  private async limit<T>(work: () => Promise<T>): Promise<T> {
+    while (this.busy >= this.options.concurrency) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.busy++;
+    try {
+      return await work();
+    } finally {
+      this.busy--;
+      this.waiting.shift()?.();
+    }
+  }
+
+  /**
+   * Reports go out in batches: everything that completed in the same turn of the event loop is one report (one
+   * committed command). A report that fails is not retried here: the next pass observes the same facts again.
+   */
+  private queueReport(update: TaskStatusUpdate): void {
+    this.outbox.push(update);
+    if (this.outbox.length > 1) return;
+    setImmediate(() => {
+      const updates = this.outbox.splice(0);
+      this.options.reporter.report(updates).catch((err: unknown) => {
+        if (!this.stopped) this.options.log.warn(`status report failed: ${describeError(err)}`);
+      });
+    });
   }
 
   private status(assignment: Assignment, state: TaskState, message: string, extra: { err?: string; containerId?: string; exitCode?: number; pid?: number } = {}): TaskStatusUpdate {
@@ -206,22 +247,4 @@ export class Agent {
     const err = details?.error ? details.error : `task: non-zero exit (${exitCode})`;
     return this.status(assignment, 'failed', 'started', { err, containerId, exitCode });
   }
-}
-
-/** Runs `work` over `items` with at most `limit` in flight; the first error is rethrown after all settle. */
-async function forEachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let firstError: unknown;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      try {
-        await work(item);
-      } catch (err) {
-        firstError ??= err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (firstError !== undefined) throw firstError;
 }

@@ -21,6 +21,10 @@ const digest = (json: string) => createHash('sha256').update(json).digest('hex')
 
 export class DurableJSONFile<T> implements Adapter<T> {
   readonly file: string;
+  /** The data as last read from or written to disk, as JSON: what a crash right now would leave. */
+  lastDurable: string | null = null;
+  /** Completed writes, for tests and benchmarks of write amplification. */
+  writes = 0;
 
   constructor(file: string) {
     this.file = file;
@@ -51,7 +55,9 @@ export class DurableJSONFile<T> implements Adapter<T> {
     if (!envelope || envelope.format !== 'swarmlet' || typeof envelope.sha256 !== 'string' || !('data' in envelope)) {
       throw this.corrupt('not a swarmlet state file');
     }
-    if (digest(JSON.stringify(envelope.data)) !== envelope.sha256) throw this.corrupt('checksum mismatch');
+    const json = JSON.stringify(envelope.data);
+    if (digest(json) !== envelope.sha256) throw this.corrupt('checksum mismatch');
+    this.lastDurable = json;
     return envelope.data as T;
   }
 
@@ -82,5 +88,7 @@ export class DurableJSONFile<T> implements Adapter<T> {
     } finally {
       await dirHandle.close();
     }
+    this.lastDurable = json;
+    this.writes += 1;
   }
 }

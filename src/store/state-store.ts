@@ -2,9 +2,6 @@
  * The node's persistent state in a lowdb JSON store under the data dir: its identity and the cluster state.
  * Every saved document carries a schema version; `migrate` upgrades older documents on load, and a newer one
  * (written by a later swarmlet) is refused rather than misread.
- *
- * Saves are coalesced: while one durable write runs, further saves wait and then write the latest state once,
- * so a burst of changes costs one or two writes, not one per change — SD cards wear by the write.
  */
 
 import { promises as fs } from 'node:fs';
@@ -39,20 +36,29 @@ function migrate(file: string, data: StoredState): StoredState {
   return data;
 }
 
+/** A write interrupted by kill -9 leaves its temporary file (named by the dead process's PID); nothing reads it. */
+async function removeStaleTempFiles(dataDir: string): Promise<void> {
+  for (const name of await fs.readdir(dataDir)) {
+    if (name.startsWith(`.${STATE_FILE}.`) && name.endsWith('.tmp')) await fs.rm(path.join(dataDir, name), { force: true });
+  }
+}
+
 export class StateStore {
   private readonly db: Low<StoredState>;
-  private writing: Promise<void> | null = null;
-  private queued: Promise<void> | null = null;
+  private readonly file: DurableJSONFile<StoredState>;
 
-  private constructor(db: Low<StoredState>) {
+  private constructor(db: Low<StoredState>, file: DurableJSONFile<StoredState>) {
     this.db = db;
+    this.file = file;
   }
 
   /** Opens (or creates) the store; `newNodeId` is called only when the node has no identity yet. */
   static async open(dataDir: string, newNodeId: () => string): Promise<StateStore> {
     await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
     const file = path.join(dataDir, STATE_FILE);
-    const db = new Low<StoredState>(new DurableJSONFile<StoredState>(file), {
+    await removeStaleTempFiles(dataDir);
+    const adapter = new DurableJSONFile<StoredState>(file);
+    const db = new Low<StoredState>(adapter, {
       schemaVersion: SCHEMA_VERSION,
       node: { id: newNodeId() },
       cluster: null,
@@ -63,31 +69,31 @@ export class StateStore {
     } else {
       await db.write();
     }
-    return new StateStore(db);
+    return new StateStore(db, adapter);
   }
 
   get data(): Readonly<StoredState> {
     return this.db.data;
   }
 
-  /** Saves the cluster state durably; resolves once a write that includes this call's state has completed. */
-  saveCluster(cluster: ClusterState | null): Promise<void> {
-    this.db.data.cluster = cluster;
-    if (this.queued) return this.queued;
-    if (!this.writing) return this.startWrite();
-    // One write is running with older data: queue exactly one more that will carry everything up to now.
-    this.queued = this.writing.catch(() => undefined).then(() => {
-      this.queued = null;
-      return this.startWrite();
-    });
-    return this.queued;
+  /** Completed durable writes since open. */
+  get writes(): number {
+    return this.file.writes;
   }
 
-  private startWrite(): Promise<void> {
-    const write = this.db.write().finally(() => {
-      if (this.writing === write) this.writing = null;
-    });
-    this.writing = write;
-    return write;
+  /**
+   * The cluster state as it is on disk, after a failed save: the caller rolls back to it, so a change that could
+   * not be stored is not kept either.
+   */
+  restoreDurable(): ClusterState | null {
+    const durable = this.file.lastDurable ? (JSON.parse(this.file.lastDurable) as StoredState).cluster : null;
+    this.db.data.cluster = durable;
+    return durable;
+  }
+
+  /** Saves the cluster state durably; callers serialise their saves (the proposer does). */
+  saveCluster(cluster: ClusterState | null): Promise<void> {
+    this.db.data.cluster = cluster;
+    return this.db.write();
   }
 }

@@ -25,6 +25,11 @@ export class StateMachine {
     return this.current;
   }
 
+  /** Replaces the whole state: after a failed save, or (with Raft) when a snapshot is installed. */
+  reset(state: ClusterState): void {
+    this.current = state;
+  }
+
   apply(command: Command): void {
     if (command.type !== 'swarm.init' && !this.current.swarm) {
       throw unavailable('This node is not a swarm manager. Use "swarmlet init" to create a cluster and try again.');
