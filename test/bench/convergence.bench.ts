@@ -10,7 +10,7 @@ import { TEST_IMAGE } from '../helpers/daemon.ts';
 import { runBench } from './lib/cleanup.ts';
 import { median, printTable, seconds, summary, verdict } from './lib/report.ts';
 import { removeSwarmService, startBenchSwarm, SWARM_SERVICE } from './lib/swarm.ts';
-import { startBenchDaemon } from './lib/swarmlet.ts';
+import { startInitialisedDaemon } from './lib/swarmlet.ts';
 import { type Convergence, DOCKER_SOCKET, type EngineTimeline, engineTimeline, waitForRunning } from './lib/tasks.ts';
 
 const REPLICAS = 20;
@@ -24,14 +24,13 @@ interface Run extends Convergence, EngineTimeline {
 }
 
 async function swarmletRun(): Promise<Run> {
-  const daemon = await startBenchDaemon();
+  const daemon = await startInitialisedDaemon();
   try {
-    await daemon.cli(['init']);
     const start = Date.now();
     await daemon.cli(['service', 'create', '-d', '--name', 'bench', '--replicas', String(REPLICAS), ...COMMAND]);
     const created = Date.now() - start;
     const converged = await waitForRunning(daemon.socket, 'bench', REPLICAS, start);
-    const timeline = await engineTimeline(`com.docker.swarm.node.id=${daemon.nodeId}`, start);
+    const timeline = await engineTimeline(`com.docker.swarm.node.id=${await daemon.nodeId()}`, start);
     return { side: 'swarmlet', created, ...converged, ...timeline };
   } finally {
     await daemon.dispose();

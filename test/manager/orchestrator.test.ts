@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { ServiceSpec } from '../../src/api/types.ts';
 import { isLive } from '../../src/manager/state/cluster-state.ts';
 import { clusterWith, iso, MB, node, spec, T0, tasksOf } from '../helpers/fixtures.ts';
 import { Sim } from '../helpers/sim.ts';
@@ -115,7 +116,7 @@ describe('replicated orchestrator', () => {
 });
 
 describe('orchestrator edge cases', () => {
-  const update = (sim: Sim, id: string, change: (spec: ReturnType<typeof spec>) => void) => {
+  const update = (sim: Sim, id: string, change: (next: ServiceSpec) => void) => {
     const service = sim.state.services[id]!;
     const next = structuredClone(service.Spec);
     change(next);
