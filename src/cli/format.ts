@@ -88,7 +88,26 @@ export function parseOutputFormat(value: string | undefined): OutputFormat {
   throw invalidArgument(`unsupported --format "${value}": use "table" (the default) or "json"`);
 }
 
-/** `--format json`: one API object per line, as `docker ... --format json` prints one object per line. */
-export function jsonLines(objects: readonly unknown[]): string {
-  return objects.map((object) => `${JSON.stringify(object)}\n`).join('');
+/** `DESIRED STATE` → `DesiredState`, `ID` → `ID`: the field names docker's `--format json` uses for a column. */
+function columnKey(column: string): string {
+  return column
+    .toLowerCase()
+    .split(' ')
+    .map((word) => (word === 'id' ? 'ID' : word.charAt(0).toUpperCase() + word.slice(1)))
+    .join('');
+}
+
+/**
+ * `--format json` as the docker CLI prints it for a listing: one object per row, the columns as fields (in
+ * sorted order, as Go writes a map), so scripts written against `docker ... --format json | jq` keep working.
+ */
+export function rowsAsJson(header: readonly string[], rows: readonly string[][], extra: (row: number) => Record<string, unknown> = () => ({})): string {
+  return rows
+    .map((row, i) => {
+      const fields: Record<string, unknown> = { ...extra(i) };
+      header.forEach((column, c) => (fields[columnKey(column)] = row[c] ?? ''));
+      const sorted = Object.fromEntries(Object.entries(fields).sort(([a], [b]) => (a < b ? -1 : 1)));
+      return `${JSON.stringify(sorted)}\n`;
+    })
+    .join('');
 }

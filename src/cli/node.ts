@@ -11,7 +11,7 @@ import type { ApiClient } from './api-client.ts';
 import type { CommandGroup, CommandSpec } from './command.ts';
 import { forEachRef } from './command.ts';
 import { booleanOption, filtersQuery, listOption, stringOption } from './flags.ts';
-import { jsonLines, parseOutputFormat } from './format.ts';
+import { parseOutputFormat } from './format.ts';
 import { renderNodeTable } from './views/nodes.ts';
 import { prettyNode } from './views/pretty.ts';
 
@@ -30,7 +30,7 @@ const ls: CommandSpec = {
   description: 'List nodes in the swarm',
   options: [
     { name: 'quiet', short: 'q', description: 'Only display IDs' },
-    { name: 'format', value: 'FORMAT', description: 'Output format: table (default) or json (one API object per line)' },
+    { name: 'format', value: 'FORMAT', description: 'Output format: table (default) or json (one object per row, as docker prints it)' },
     { name: 'filter', short: 'f', value: 'K=V', multiple: true, description: 'Filter output based on conditions provided' },
   ],
   async run(ctx) {
@@ -39,8 +39,7 @@ const ls: CommandSpec = {
     const api = ctx.api();
     const nodes = await api.get<Node[]>('/nodes', { filters: filtersQuery(listOption(options, 'filter')) });
     if (booleanOption(options, 'quiet')) ctx.out(nodes.map((node) => `${node.ID}\n`).join(''));
-    else if (format === 'json') ctx.out(jsonLines(nodes));
-    else ctx.out(renderNodeTable(nodes, await selfNodeId(api)));
+    else ctx.out(renderNodeTable(nodes, await selfNodeId(api), format));
   },
 };
 

@@ -11,14 +11,14 @@ import type { CommandContext, CommandGroup, CommandSpec } from './command.ts';
 import { forEachRef } from './command.ts';
 import { waitForConvergence } from './converge.ts';
 import { type OptionSpec, booleanOption, filtersQuery, listOption, stringOption } from './flags.ts';
-import { jsonLines, parseOutputFormat, shortId } from './format.ts';
+import { parseOutputFormat, shortId } from './format.ts';
 import { CREATE_OPTIONS, buildServiceSpec, parseCount } from './service-spec.ts';
 import { prettyService } from './views/pretty.ts';
 import { renderServiceTable } from './views/services.ts';
 import { renderTaskTable } from './views/tasks.ts';
 
 const QUIET: OptionSpec = { name: 'quiet', short: 'q', description: 'Only display IDs' };
-const FORMAT: OptionSpec = { name: 'format', value: 'FORMAT', description: 'Output format: table (default) or json (one API object per line)' };
+const FORMAT: OptionSpec = { name: 'format', value: 'FORMAT', description: 'Output format: table (default) or json (one object per row, as docker prints it)' };
 const FILTER: OptionSpec = { name: 'filter', short: 'f', value: 'K=V', multiple: true, description: 'Filter output based on conditions provided' };
 const DETACH: OptionSpec = { name: 'detach', short: 'd', description: 'Exit immediately instead of waiting for the service to converge' };
 
@@ -67,8 +67,7 @@ const ls: CommandSpec = {
       filters: filtersQuery(listOption(options, 'filter')),
     });
     if (booleanOption(options, 'quiet')) ctx.out(services.map((service) => `${shortId(service.ID)}\n`).join(''));
-    else if (format === 'json') ctx.out(jsonLines(services));
-    else ctx.out(renderServiceTable(services));
+    else ctx.out(renderServiceTable(services, format));
   },
 };
 
@@ -92,10 +91,6 @@ const ps: CommandSpec = {
       ctx.out(tasks.map((task) => `${task.ID}\n`).join(''));
       return;
     }
-    if (format === 'json') {
-      ctx.out(jsonLines(tasks));
-      return;
-    }
     const nodes = await api.get<Node[]>('/nodes');
     ctx.out(
       renderTaskTable(tasks, {
@@ -103,7 +98,7 @@ const ps: CommandSpec = {
         nodeNames: new Map(nodes.map((node) => [node.ID, node.Description.Hostname])),
         now: ctx.now(),
         noTrunc: booleanOption(options, 'no-trunc'),
-      }),
+      }, format),
     );
   },
 };

@@ -51,6 +51,10 @@ describe('the stock docker CLI through the swarmlet socket', () => {
     assert.match(dockerNodes.stdout, /^ID\s+HOSTNAME\s+STATUS\s+AVAILABILITY\s+MANAGER STATUS\s+ENGINE VERSION/);
     assert.match(dockerNodes.stdout, new RegExp(`${nodeId} \\*\\s+\\S+\\s+Ready\\s+Active\\s+Leader`));
     assert.equal((await swarmlet(daemon.socket, ['node', 'ls'])).stdout, dockerNodes.stdout);
+    for (const command of [['service', 'ls'], ['node', 'ls']]) {
+      const args = [...command, '--format', 'json'];
+      assert.equal((await swarmlet(daemon.socket, args)).stdout, (await dockerCli(args)).stdout, args.join(' '));
+    }
   });
 
   it('docker service ps shows the tasks as swarmlet service ps does', async () => {

@@ -4,7 +4,7 @@
  */
 
 import type { Node } from '../../api/types.ts';
-import { capitalize, naturalCompare } from '../format.ts';
+import { capitalize, naturalCompare, type OutputFormat, rowsAsJson } from '../format.ts';
 import { renderTable } from '../table.ts';
 
 export const NODE_LS_HEADER = ['ID', 'HOSTNAME', 'STATUS', 'AVAILABILITY', 'MANAGER STATUS', 'ENGINE VERSION'];
@@ -31,6 +31,10 @@ export function nodeRows(nodes: readonly Node[], selfId: string | undefined): st
     ]);
 }
 
-export function renderNodeTable(nodes: readonly Node[], selfId: string | undefined): string {
-  return renderTable(NODE_LS_HEADER, nodeRows(nodes, selfId));
+export function renderNodeTable(nodes: readonly Node[], selfId: string | undefined, format: OutputFormat = 'table'): string {
+  if (format === 'table') return renderTable(NODE_LS_HEADER, nodeRows(nodes, selfId));
+  // As docker does: the bare ID, and a Self field instead of the star.
+  const rows = nodeRows(nodes, undefined).map(([id, ...rest]) => [id!.trim(), ...rest]);
+  // TLSStatus says whether a node's certificate is from the current root; certificates arrive with membership.
+  return rowsAsJson(NODE_LS_HEADER, rows, (i) => ({ Self: rows[i]![0] === selfId, TLSStatus: 'Unknown' }));
 }

@@ -4,7 +4,7 @@
  */
 
 import type { PortConfig, Service } from '../../api/types.ts';
-import { displayImage, naturalCompare, shortId } from '../format.ts';
+import { displayImage, naturalCompare, type OutputFormat, rowsAsJson, shortId } from '../format.ts';
 import { renderTable } from '../table.ts';
 
 export const SERVICE_LS_HEADER = ['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE', 'PORTS'];
@@ -47,6 +47,7 @@ export function serviceRows(services: readonly Service[]): string[][] {
     ]);
 }
 
-export function renderServiceTable(services: readonly Service[]): string {
+export function renderServiceTable(services: readonly Service[], format: OutputFormat = 'table'): string {
+  if (format === 'json') return rowsAsJson(SERVICE_LS_HEADER, serviceRows(services));
   return renderTable(SERVICE_LS_HEADER, serviceRows(services));
 }

@@ -8,7 +8,7 @@
  */
 
 import type { Task } from '../../api/types.ts';
-import { capitalize, displayImage, naturalCompare, shortId, stateSince } from '../format.ts';
+import { capitalize, displayImage, naturalCompare, type OutputFormat, rowsAsJson, shortId, stateSince } from '../format.ts';
 import { renderTable } from '../table.ts';
 
 export const SERVICE_PS_HEADER = ['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR', 'PORTS'];
@@ -63,6 +63,7 @@ export function taskRows(tasks: readonly Task[], view: TaskViewContext): string[
   });
 }
 
-export function renderTaskTable(tasks: readonly Task[], view: TaskViewContext): string {
+export function renderTaskTable(tasks: readonly Task[], view: TaskViewContext, format: OutputFormat = 'table'): string {
+  if (format === 'json') return rowsAsJson(SERVICE_PS_HEADER, taskRows(tasks, view));
   return renderTable(SERVICE_PS_HEADER, taskRows(tasks, view));
 }
