@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { Task, TaskState } from '../../src/api/types.ts';
 import { SwarmletError } from '../../src/errors.ts';
 import { StateMachine } from '../../src/manager/state/state-machine.ts';
 import { clusterWith, iso, spec, T0 } from '../helpers/fixtures.ts';
@@ -13,6 +14,14 @@ const code = (fn: () => void) => {
   }
   assert.fail('expected an error');
 };
+
+/** Task t1 in slot 1 of service `serviceId`, as an orchestrator would put it. */
+function taskOf(serviceId: string, { nodeId, state }: { nodeId?: string; state: TaskState }): Task {
+  return {
+    ID: 't1', Version: { Index: 0 }, CreatedAt: iso(T0), UpdatedAt: iso(T0), Spec: spec('web').TaskTemplate, ServiceID: serviceId, Slot: 1,
+    ...(nodeId ? { NodeID: nodeId } : {}), Status: { Timestamp: iso(T0), State: state, Message: '' }, DesiredState: 'running',
+  };
+}
 
 describe('state machine', () => {
   it('refuses every change before a swarm exists, and a second init', () => {
@@ -46,10 +55,7 @@ describe('state machine', () => {
   it('moves task states forward only, and only from the assigned node', () => {
     const machine = clusterWith();
     machine.apply({ type: 'service.create', id: 's1', spec: spec('web'), now: iso(T0) });
-    const task = {
-      ID: 't1', Version: { Index: 0 }, CreatedAt: iso(T0), UpdatedAt: iso(T0), Spec: spec('web').TaskTemplate, ServiceID: 's1', Slot: 1,
-      NodeID: 'n1', Status: { Timestamp: iso(T0), State: 'assigned' as const, Message: '' }, DesiredState: 'running' as const,
-    };
+    const task = taskOf('s1', { nodeId: 'n1', state: 'assigned' });
     machine.apply({ type: 'tasks.put', tasks: [task], now: iso(T0) });
     const report = (nodeId: string, state: 'running' | 'failed' | 'starting') =>
       machine.apply({ type: 'tasks.status', nodeId, updates: [{ taskId: 't1', status: { Timestamp: iso(T0), State: state, Message: '' } }], now: iso(T0) });
@@ -63,10 +69,7 @@ describe('state machine', () => {
   it('skips a stale decision about a task that changed since it was read', () => {
     const machine = clusterWith();
     machine.apply({ type: 'service.create', id: 's1', spec: spec('web'), now: iso(T0) });
-    const task = {
-      ID: 't1', Version: { Index: 0 }, CreatedAt: iso(T0), UpdatedAt: iso(T0), Spec: spec('web').TaskTemplate, ServiceID: 's1', Slot: 1,
-      NodeID: 'n1', Status: { Timestamp: iso(T0), State: 'assigned' as const, Message: '' }, DesiredState: 'running' as const,
-    };
+    const task = taskOf('s1', { nodeId: 'n1', state: 'assigned' });
     machine.apply({ type: 'tasks.put', tasks: [task], now: iso(T0) });
     const read = structuredClone(machine.state.tasks.t1!);
     machine.apply({ type: 'tasks.status', nodeId: 'n1', updates: [{ taskId: 't1', status: { Timestamp: iso(T0), State: 'failed', Message: '' } }], now: iso(T0) });
@@ -78,10 +81,7 @@ describe('state machine', () => {
   it('marks a removed service\'s tasks for removal', () => {
     const machine = clusterWith();
     machine.apply({ type: 'service.create', id: 's1', spec: spec('web'), now: iso(T0) });
-    const task = {
-      ID: 't1', Version: { Index: 0 }, CreatedAt: iso(T0), UpdatedAt: iso(T0), Spec: spec('web').TaskTemplate, ServiceID: 's1', Slot: 1,
-      Status: { Timestamp: iso(T0), State: 'pending' as const, Message: '' }, DesiredState: 'running' as const,
-    };
+    const task = taskOf('s1', { state: 'pending' });
     machine.apply({ type: 'tasks.put', tasks: [task], now: iso(T0) });
     machine.apply({ type: 'service.remove', id: 's1', now: iso(T0) });
     assert.equal(machine.state.services.s1, undefined);
