@@ -1,0 +1,103 @@
+/**
+ * RaftStorage in memory, with a page cache: write() is what a process has handed to the OS, sync() is fsync.
+ * crash() forgets everything not yet synced — the power-loss case that kill -9 cannot show, since kill -9 keeps
+ * the page cache. The simulator uses the synchronous methods; the async interface is there so the fake passes
+ * the same contract as the on-disk storage.
+ */
+
+import type { PersistedRaftState, RaftStorage, RaftUpdate } from '../../../../src/manager/raft/storage.ts';
+
+export class MemoryRaftStorage implements RaftStorage {
+  private durable: PersistedRaftState;
+  private unsynced: { update?: RaftUpdate; compact?: number }[] = [];
+  /** Durable writes (syncs that carried something), for write-amplification checks. */
+  syncs = 0;
+
+  constructor(initial: PersistedRaftState) {
+    this.durable = copyState(initial);
+  }
+
+  write(update: RaftUpdate): void {
+    this.unsynced.push({ update });
+  }
+
+  writeCompact(index: number): void {
+    this.unsynced.push({ compact: index });
+  }
+
+  sync(): void {
+    if (this.unsynced.length === 0) return;
+    for (const op of this.unsynced) {
+      if (op.update) applyUpdate(this.durable, op.update);
+      if (op.compact !== undefined) compactState(this.durable, op.compact);
+    }
+    this.unsynced = [];
+    this.syncs++;
+  }
+
+  /** Power loss: the page cache is gone. */
+  crash(): void {
+    this.unsynced = [];
+  }
+
+  /** What survives a crash now. */
+  durableState(): PersistedRaftState {
+    return copyState(this.durable);
+  }
+
+  /** The durable state itself, without copying: callers must not change it. */
+  durableView(): Readonly<PersistedRaftState> {
+    return this.durable;
+  }
+
+  async load(): Promise<PersistedRaftState> {
+    this.sync();
+    return this.durableState();
+  }
+
+  async save(update: RaftUpdate): Promise<void> {
+    this.write(update);
+    this.sync();
+  }
+
+  async compact(index: number): Promise<void> {
+    this.writeCompact(index);
+    this.sync();
+  }
+
+  async close(): Promise<void> {}
+}
+
+function copyState(s: PersistedRaftState): PersistedRaftState {
+  return { hardState: { ...s.hardState }, snapshot: s.snapshot, entries: s.entries.slice() };
+}
+
+function applyUpdate(state: PersistedRaftState, update: RaftUpdate): void {
+  if (update.snapshot) {
+    const snap = update.snapshot;
+    const before = state.snapshot?.metadata.index ?? 0;
+    if (snap.metadata.index > before || !state.snapshot) {
+      const kept = state.entries.filter((e) => e.index > snap.metadata.index);
+      const at = state.entries.find((e) => e.index === snap.metadata.index);
+      // Entries after the snapshot survive only if the log agrees with it at its index.
+      state.entries = at && at.term === snap.metadata.term ? kept : [];
+      state.snapshot = snap;
+    }
+  }
+  const first = update.entries[0];
+  if (first) {
+    const base = state.snapshot?.metadata.index ?? 0;
+    const last = base + state.entries.length;
+    if (first.index > last + 1 || first.index <= base) {
+      throw new Error(`storage: append at ${first.index} does not follow the log (${base + 1}..${last})`);
+    }
+    state.entries.length = first.index - base - 1;
+    state.entries.push(...update.entries);
+  }
+  if (update.hardState) state.hardState = { ...update.hardState };
+}
+
+function compactState(state: PersistedRaftState, index: number): void {
+  if (!state.snapshot || state.snapshot.metadata.index < index) throw new Error(`storage: compact(${index}) beyond the saved snapshot`);
+  state.entries = state.entries.filter((e) => e.index > index);
+}
