@@ -7,13 +7,12 @@
 import { Agent } from '../agent/agent.ts';
 import { startApiServer } from '../api/server.ts';
 import type { ApiContext } from '../api/context.ts';
-import { SwarmletError, unavailable } from '../errors.ts';
+import { describeError, SwarmletError, unavailable } from '../errors.ts';
 import { LocalDispatcher } from '../manager/dispatcher.ts';
-import { LocalProposer } from '../manager/proposer.ts';
+import { Manager } from '../manager/manager.ts';
+import { NoClusterProposer } from '../manager/proposer.ts';
 import { Reconciler } from '../manager/reconciler.ts';
-import { emptyClusterState } from '../manager/state/cluster-state.ts';
 import { initSwarmCommand } from '../manager/state/init.ts';
-import { StateMachine } from '../manager/state/state-machine.ts';
 import { socketPathFromUrl } from '../paths.ts';
 import { DockerRuntime } from '../runtime/docker/docker-runtime.ts';
 import { EngineClient } from '../runtime/docker/engine-client.ts';
@@ -35,23 +34,29 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const engineSocket = socketPathFromUrl(options.engine);
   const engine = new EngineClient(engineSocket);
   const runtime = new DockerRuntime(engine);
-  const store = await StateStore.open(options.dataDir, () => newId());
+  const store = await StateStore.open(options.dataDir, () => newId(), log);
   // Fails with one line naming the socket when the engine does not answer.
   const engineInfo = await runtime.info();
   const nodeId = store.data.node.id;
-  const proposer = new LocalProposer(new StateMachine(store.data.cluster ?? emptyClusterState()), store);
-  const dispatcher = new LocalDispatcher(proposer, nodeId);
+  const managerOptions = { dataDir: options.dataDir, nodeId, random: cryptoRandom, log };
+  let manager = await Manager.open(managerOptions);
+  const noCluster = new NoClusterProposer();
+  const proposer = () => manager?.proposer ?? noCluster;
   const description = () => runtime.info().then((info) => describeNode(info, options));
   if (!engineInfo.MemoryLimit) {
     log.warn('the engine cannot enforce memory limits (memory cgroup off): tasks would run unlimited');
   }
 
   let roles: { reconciler: Reconciler; agent: Agent } | null = null;
-  const startRoles = async () => {
+  /** Runs once the manager has applied its log: the node reports itself, then orchestration and the agent run. */
+  const startRoles = async (current: Manager) => {
+    const { proposer } = current;
+    await proposer.read();
     const self = proposer.state.nodes[nodeId];
     if (self) {
       await proposer.propose({ type: 'node.report', nodeId, description: await description(), addr: self.Status.Addr, now: new Date().toISOString() });
     }
+    const dispatcher = new LocalDispatcher(proposer, nodeId);
     const reconciler = new Reconciler({ proposer, random: cryptoRandom, log });
     const agent = new Agent({ nodeId, runtime, source: dispatcher, reporter: dispatcher, log });
     reconciler.start();
@@ -65,20 +70,35 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   };
 
   const ctx: ApiContext = {
-    proposer,
+    get proposer() {
+      return proposer();
+    },
     nodeId,
     runtime,
     engineInfo: () => engine.getJson<Record<string, unknown>>('/info'),
     async initSwarm(request) {
+      if (manager) throw unavailable('This node is already part of a swarm. Use "swarmlet leave --force" to leave it first.');
       const now = new Date().toISOString();
       const addr = request.advertiseAddr?.replace(/:\d+$/, '') || '127.0.0.1';
-      await proposer.propose(initSwarmCommand({ swarmId: newId(), nodeId, description: await description(), addr, now }));
-      await startRoles();
+      const command = initSwarmCommand({ swarmId: newId(), nodeId, description: await description(), addr, now });
+      const created = await Manager.bootstrap(managerOptions);
+      manager = created;
+      created.start();
+      try {
+        await created.proposer.propose(command);
+      } catch (err) {
+        // Leave no half-made cluster behind: the node stays out of any cluster, as before the call.
+        manager = null;
+        await created.destroy();
+        throw err;
+      }
+      await startRoles(created);
       log.info(`cluster created; this node (${nodeId}) is its manager`);
       return nodeId;
     },
     async leaveSwarm(force) {
-      if (!proposer.state.swarm) throw unavailable('This node is not part of a swarm.');
+      const current = manager;
+      if (!current) throw unavailable('This node is not part of a swarm.');
       if (!force) {
         throw new SwarmletError(
           'unavailable',
@@ -89,7 +109,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       for (const container of await runtime.listContainers(nodeFilter(nodeId))) {
         await runtime.removeContainer(container.id, { force: true });
       }
-      await proposer.propose({ type: 'swarm.leave' });
+      manager = null;
+      await current.destroy();
       log.info('left the cluster; its tasks were removed from this node');
     },
     now: Date.now,
@@ -97,7 +118,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   };
 
   const server = await startApiServer(ctx, options.socket, engineSocket, log);
-  if (proposer.state.swarm) await startRoles();
+  if (manager) {
+    // The API answers meanwhile: reads wait for the manager to have applied its log (Proposer.read).
+    const resumed = manager;
+    resumed.start();
+    startRoles(resumed).catch((err: unknown) => log.error(`could not resume the manager: ${describeError(err)}`));
+  }
   log.info(`API ready on unix://${options.socket} in ${Date.now() - started} ms (engine ${engineInfo.ServerVersion} at unix://${engineSocket}, node ${nodeId})`);
 
   let stopping: Promise<void> | null = null;
@@ -106,6 +132,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       stopping ??= (async () => {
         await server.stop();
         await stopRoles();
+        await manager?.stop();
         engine.close();
       })();
       return stopping;

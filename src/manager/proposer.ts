@@ -1,96 +1,38 @@
 /**
- * Commits commands: applies them to the state machine and makes them durable before anyone is told. Commands
- * are committed one after another in the order proposed. With Raft (a later issue) the same interface
- * replicates the command to a quorum first; callers do not change.
+ * How the API and the control loops change the cluster state: they propose commands, which are committed (with
+ * Raft: held by a quorum of managers) and applied in the same order everywhere, and they read the committed state.
  */
 
+import { unavailable } from '../errors.ts';
 import type { Disposer } from '../runtime/runtime.ts';
-import type { StateStore } from '../store/state-store.ts';
 import type { ClusterState } from './state/cluster-state.ts';
 import { emptyClusterState } from './state/cluster-state.ts';
 import type { Command } from './state/commands.ts';
-import type { StateMachine } from './state/state-machine.ts';
 
 export interface Proposer {
-  /** Resolves once the command is applied and durable; rejects (changing nothing) when it is invalid. */
+  /** Resolves once the command is committed and applied here; rejects (changing nothing) when it is refused. */
   propose(command: Command): Promise<void>;
-  /** The committed state, read-only. */
+  /** Resolves once `state` reflects every change committed before the call: what a linearizable read waits for. */
+  read(): Promise<void>;
+  /** The applied state, read-only. */
   readonly state: ClusterState;
-  /** Called after every committed change. */
+  /** Called after every batch of applied changes. */
   watch(listener: () => void): Disposer;
 }
 
-interface Pending {
-  command: Command;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
+/** The proposer of a node that is in no cluster: an empty state, and every change refused. */
+export class NoClusterProposer implements Proposer {
+  readonly state = emptyClusterState();
 
-/**
- * Group commit: commands proposed while a write is under way are applied together and made durable by one
- * write — a burst of task reports costs one fsync, not one each (SD cards wear by the write). A command that
- * fails validation is refused alone, before anything is written; a write that fails refuses every command it
- * carried and rolls the state back to what the disk holds.
- */
-export class LocalProposer implements Proposer {
-  private readonly machine: StateMachine;
-  private readonly store: StateStore;
-  private readonly listeners = new Set<() => void>();
-  private queue: Pending[] = [];
-  private writing = false;
-
-  constructor(machine: StateMachine, store: StateStore) {
-    this.machine = machine;
-    this.store = store;
+  propose(): Promise<void> {
+    return Promise.reject(unavailable('This node is not a swarm manager. Use "swarmlet init" to create a cluster and try again.'));
   }
 
-  get state(): ClusterState {
-    return this.machine.state;
+  read(): Promise<void> {
+    return Promise.resolve();
   }
 
-  propose(command: Command): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ command, resolve, reject });
-      if (!this.writing) void this.drain();
-    });
-  }
-
-  watch(listener: () => void): Disposer {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  private async drain(): Promise<void> {
-    this.writing = true;
-    while (this.queue.length > 0) {
-      const batch = this.queue;
-      this.queue = [];
-      const applied: Pending[] = [];
-      for (const pending of batch) {
-        try {
-          this.machine.apply(pending.command);
-          applied.push(pending);
-        } catch (err) {
-          pending.reject(err);
-        }
-      }
-      if (applied.length === 0) continue;
-      try {
-        await this.store.saveCluster(this.machine.state.swarm ? this.machine.state : null);
-      } catch (err) {
-        // Not durable, so not committed: back to what the disk holds, and every caller is told.
-        this.machine.reset(this.store.restoreDurable() ?? emptyClusterState());
-        this.notify();
-        for (const pending of applied) pending.reject(err);
-        continue;
-      }
-      this.notify();
-      for (const pending of applied) pending.resolve();
-    }
-    this.writing = false;
-  }
-
-  private notify(): void {
-    for (const listener of this.listeners) listener();
+  watch(): Disposer {
+    return () => {};
   }
 }

@@ -22,6 +22,7 @@ export function nodeMatches(node: Node, filters: ReturnType<typeof parseFilters>
 
 export function nodeRoutes(router: Router, ctx: ApiContext): void {
   router.add('GET', '/nodes', async ({ res, query }) => {
+    await ctx.proposer.read();
     const state = ctx.proposer.state;
     requireSwarm(state);
     const filters = parseFilters(query.get('filters'), NODE_FILTERS);
@@ -29,6 +30,7 @@ export function nodeRoutes(router: Router, ctx: ApiContext): void {
   });
 
   router.add('GET', '/nodes/{id}', async ({ res, params }) => {
+    await ctx.proposer.read();
     sendJson(res, 200, findNode(ctx.proposer.state, params.id!));
   });
 }

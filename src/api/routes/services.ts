@@ -49,6 +49,7 @@ async function imageWarnings(ctx: ApiContext, spec: ServiceSpec): Promise<string
 
 export function serviceRoutes(router: Router, ctx: ApiContext): void {
   router.add('GET', '/services', async ({ res, query }) => {
+    await ctx.proposer.read();
     const state = ctx.proposer.state;
     requireSwarm(state);
     const filters = parseFilters(query.get('filters'), SERVICE_FILTERS);
@@ -73,6 +74,7 @@ export function serviceRoutes(router: Router, ctx: ApiContext): void {
   });
 
   router.add('GET', '/services/{id}', async ({ res, params }) => {
+    await ctx.proposer.read();
     const state = ctx.proposer.state;
     sendJson(res, 200, present(state, findService(state, params.id!), false));
   });

@@ -8,6 +8,7 @@ import { parseBody, swarmInitSchema } from '../schemas.ts';
 
 export function swarmRoutes(router: Router, ctx: ApiContext): void {
   router.add('GET', '/swarm', async ({ res }) => {
+    await ctx.proposer.read();
     sendJson(res, 200, requireSwarm(ctx.proposer.state));
   });
 

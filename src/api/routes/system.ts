@@ -61,6 +61,7 @@ export function systemRoutes(router: Router, ctx: ApiContext): void {
   });
 
   router.add('GET', '/info', async ({ res }) => {
+    await ctx.proposer.read();
     const info = await ctx.engineInfo();
     sendJson(res, 200, { ...info, Swarm: swarmInfo(ctx) });
   });

@@ -30,6 +30,7 @@ function taskMatches(state: ClusterState, task: Task, filters: ReturnType<typeof
 
 export function taskRoutes(router: Router, ctx: ApiContext): void {
   router.add('GET', '/tasks', async ({ res, query }) => {
+    await ctx.proposer.read();
     const state = ctx.proposer.state;
     requireSwarm(state);
     const filters = parseFilters(query.get('filters'), TASK_FILTERS);
@@ -37,6 +38,7 @@ export function taskRoutes(router: Router, ctx: ApiContext): void {
   });
 
   router.add('GET', '/tasks/{id}', async ({ res, params }) => {
+    await ctx.proposer.read();
     const state = ctx.proposer.state;
     requireSwarm(state);
     const task = state.tasks[params.id!] ?? Object.values(state.tasks).find((t) => t.ID.startsWith(params.id!));
