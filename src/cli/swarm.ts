@@ -15,6 +15,7 @@ export const initCommand: CommandSpec = {
   options: [
     { name: 'advertise-addr', value: 'ADDR', description: 'Address other nodes reach this one at (e.g. 192.168.1.10)' },
     { name: 'listen-addr', value: 'ADDR', description: `Listen address for cluster traffic (default "${DEFAULT_LISTEN_ADDR}")` },
+    { name: 'force-new-cluster', description: 'Recover from a lost quorum: make this manager the only member of a new cluster, keeping its state' },
     { name: 'quiet', short: 'q', description: 'Only print the node ID' },
   ],
   async run(ctx) {
@@ -22,7 +23,7 @@ export const initCommand: CommandSpec = {
     const nodeId = await ctx.api().post<string>('/swarm/init', {
       ListenAddr: stringOption(options, 'listen-addr') ?? DEFAULT_LISTEN_ADDR,
       AdvertiseAddr: stringOption(options, 'advertise-addr') ?? '',
-      ForceNewCluster: false,
+      ForceNewCluster: booleanOption(options, 'force-new-cluster'),
       Spec: {},
     });
     if (booleanOption(options, 'quiet')) {

@@ -77,6 +77,16 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     runtime,
     engineInfo: () => engine.getJson<Record<string, unknown>>('/info'),
     async initSwarm(request) {
+      if (request.forceNewCluster) {
+        await stopRoles();
+        await manager?.stop();
+        manager = null;
+        const recovered = await Manager.forceNewCluster(managerOptions);
+        manager = recovered;
+        recovered.start();
+        await startRoles(recovered);
+        return nodeId;
+      }
       if (manager) throw unavailable('This node is already part of a swarm. Use "swarmlet leave --force" to leave it first.');
       const now = new Date().toISOString();
       const addr = request.advertiseAddr?.replace(/:\d+$/, '') || '127.0.0.1';

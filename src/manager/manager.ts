@@ -4,6 +4,7 @@
  */
 
 import { promises as fs } from 'node:fs';
+import { unavailable } from '../errors.ts';
 import type { RandomSource } from '../util/ids.ts';
 import type { Logger } from '../util/logger.ts';
 import { DiskRaftStorage, raftPaths } from '../store/raft/disk-raft-storage.ts';
@@ -11,6 +12,7 @@ import { RaftDriver, type RaftTransport } from './consensus/raft-driver.ts';
 import { RaftProposer } from './consensus/raft-proposer.ts';
 import { bootstrapState } from './raft/bootstrap.ts';
 import type { PersistedRaftState } from './raft/storage.ts';
+import type { Snapshot } from './raft/types.ts';
 import { StateMachine } from './state/state-machine.ts';
 
 export interface ManagerOptions {
@@ -64,6 +66,33 @@ export class Manager {
     const initial = bootstrapState([options.nodeId]);
     await storage.save({ hardState: initial.hardState, entries: initial.entries });
     return new Manager(options, storage, initial);
+  }
+
+  /**
+   * Swarm's recovery when a quorum of managers is lost for good: this manager's state — its snapshot and every
+   * entry in its log, committed or not, since nothing newer can be learned without a quorum — becomes the first
+   * snapshot of a new cluster with this manager as its only member, at a higher term. Other managers' old logs
+   * can never outvote it: they are not members any more.
+   */
+  static async forceNewCluster(options: ManagerOptions): Promise<Manager> {
+    const storage = new DiskRaftStorage({ dataDir: options.dataDir, log: options.log });
+    const persisted = await storage.load();
+    if (persisted.hardState.term === 0 && !persisted.snapshot && persisted.entries.length === 0) {
+      await storage.close();
+      throw unavailable('this node holds no cluster state to recover: use "swarmlet init" to create a new cluster');
+    }
+    const replay = new RaftProposer(new StateMachine(), options.random, options.log);
+    if (persisted.snapshot) replay.restore(persisted.snapshot.data);
+    for (const entry of persisted.entries) if (entry.type === 'normal' && entry.data !== null) replay.apply(entry);
+    const last = persisted.entries.at(-1);
+    const index = last?.index ?? persisted.snapshot!.metadata.index;
+    const term = Math.max(persisted.hardState.term, last?.term ?? 0, persisted.snapshot?.metadata.term ?? 0) + 1;
+    const snapshot: Snapshot = { metadata: { index, term, conf: { voters: [options.nodeId], learners: [] } }, data: replay.snapshot() };
+    const hardState = { term, vote: '', commit: index };
+    await storage.save({ hardState, entries: [], snapshot });
+    await storage.compact(index);
+    options.log.warn(`forced a new cluster from this manager's state at index ${index}: it is now the only manager`);
+    return new Manager(options, storage, { hardState, snapshot, entries: [] });
   }
 
   start(): void {

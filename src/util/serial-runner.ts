@@ -17,13 +17,8 @@ export class SerialRunner {
 
   kick(): void {
     if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.loop().finally(() => {
-      this.running = null;
-    });
+    this.again = true;
+    this.running ??= this.loop();
   }
 
   /** Resolves when no pass is running or wanted. */
@@ -38,9 +33,11 @@ export class SerialRunner {
   }
 
   private async loop(): Promise<void> {
-    do {
+    while (this.again && !this.stopped) {
       this.again = false;
       await this.pass();
-    } while (this.again && !this.stopped);
+    }
+    // Cleared in the same step as the last check of `again`: a kick can never fall between the two and be lost.
+    this.running = null;
   }
 }
