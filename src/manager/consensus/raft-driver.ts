@@ -117,14 +117,34 @@ export class RaftDriver {
     }
   }
 
-  /** Resolves once the state machine reflects every write committed before this call (a linearizable read). */
-  async linearizableRead(): Promise<void> {
-    await this.whenLeaderKnown();
+  /**
+   * Resolves once the state machine reflects every write committed before this call (a linearizable read).
+   * Fails with Raft's "no leader" error when no leader confirms the read within `timeoutMs`: the request or its
+   * answer can be lost (a partition, a leader that died) and a leader that steps down drops the reads it queued,
+   * so without a deadline the caller would wait forever.
+   */
+  async linearizableRead(timeoutMs = LEADER_WAIT_MS): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    await this.whenLeaderKnown(timeoutMs);
     const context = `${this.node.id}:${++this.readCounter}`;
-    const index = new Promise<number>((resolve) => this.readWaiters.set(context, resolve));
-    this.node.readIndex(context);
-    this.runner.kick();
-    await this.waitApplied(await index);
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(noLeader()), Math.max(0, deadline - Date.now()));
+    });
+    try {
+      const index = await Promise.race([
+        new Promise<number>((resolve) => {
+          this.readWaiters.set(context, resolve);
+          this.node.readIndex(context);
+          this.runner.kick();
+        }),
+        expired,
+      ]);
+      await Promise.race([this.waitApplied(index), expired]);
+    } finally {
+      clearTimeout(timer);
+      this.readWaiters.delete(context);
+    }
   }
 
   waitApplied(index: number): Promise<void> {
