@@ -3,7 +3,7 @@
 # fresh build (the benchmarks measure the x64 executable's memory, start time and size), then prints every
 # benchmark's one-line summaries together. Each benchmark cleans up after itself (daemons, containers, temp dirs,
 # the Docker swarm it makes), also on failure or Ctrl-C. SWARMLET_BENCH_RUNS, SWARMLET_BENCH_STARTS and
-# SWARMLET_BENCH_CONCURRENCY tune the repetitions (see each file). Takes about 3 minutes.
+# SWARMLET_BENCH_CONCURRENCY tune the repetitions (see each file). Takes about 7 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
