@@ -26,6 +26,7 @@ import { DiskRaftStorage } from '../../../src/store/raft/disk-raft-storage.ts';
 import { seededRandom } from '../../../src/util/ids.ts';
 import { silentLogger, type Logger } from '../../../src/util/logger.ts';
 import { MemoryHub } from './hub.ts';
+import { createService, initCommand } from './commands.ts';
 
 export interface ClusterOptions {
   /** Number of managers, all voters. Default 3. */
@@ -277,4 +278,14 @@ export class ManagerCluster {
     member.running = true;
     return member;
   }
+}
+
+/** A started cluster whose swarm exists, with services 1..`services`, all members converged: where tests begin. */
+export async function startSwarm(options: ClusterOptions = {}, services = 0): Promise<ManagerCluster> {
+  const cluster = await ManagerCluster.start(options);
+  const leader = await cluster.waitForLeader();
+  await leader.proposer.propose(initCommand());
+  for (let n = 1; n <= services; n++) await leader.proposer.propose(createService(n));
+  await cluster.converged();
+  return cluster;
 }

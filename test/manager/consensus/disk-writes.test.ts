@@ -7,17 +7,13 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { spec } from '../../helpers/fixtures.ts';
-import { ManagerCluster } from './cluster.ts';
-import { createService, initCommand, serviceId, updateService } from './commands.ts';
+import { ManagerCluster, startSwarm } from './cluster.ts';
+import { serviceId, updateService } from './commands.ts';
 
 describe('disk writes of three managers', () => {
   let cluster: ManagerCluster;
   beforeEach(async () => {
-    cluster = await ManagerCluster.start();
-    const leader = await cluster.waitForLeader();
-    await leader.proposer.propose(initCommand());
-    await leader.proposer.propose(createService(1));
-    await cluster.converged();
+    cluster = await startSwarm({}, 1);
   });
   afterEach(() => cluster.stop());
 

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { DEFAULT_TICK_MS } from '../../../src/manager/raft/config.ts';
 import { spec } from '../../helpers/fixtures.ts';
-import { ManagerCluster } from './cluster.ts';
-import { createService, initCommand, serviceId, updateService } from './commands.ts';
+import { ManagerCluster, startSwarm } from './cluster.ts';
+import { createService, serviceId, updateService } from './commands.ts';
 
 const TICK_MS = 20;
 /** The README's goal is failover under 3 s with the default 100 ms tick; elections scale with the tick. */
@@ -18,10 +18,7 @@ const FAILOVER_GOAL_MS = 3_000 * (TICK_MS / DEFAULT_TICK_MS);
 describe('leader failover', () => {
   let cluster: ManagerCluster;
   beforeEach(async () => {
-    cluster = await ManagerCluster.start({ tickMs: TICK_MS });
-    const leader = await cluster.waitForLeader();
-    await leader.proposer.propose(initCommand());
-    await leader.proposer.propose(createService(1));
+    cluster = await startSwarm({ tickMs: TICK_MS }, 1);
   });
   afterEach(() => cluster.stop());
 

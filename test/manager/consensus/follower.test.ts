@@ -9,15 +9,13 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { SwarmletError } from '../../../src/errors.ts';
 import { spec } from '../../helpers/fixtures.ts';
-import { ManagerCluster } from './cluster.ts';
-import { createService, initCommand, serviceId, updateService } from './commands.ts';
+import { ManagerCluster, startSwarm } from './cluster.ts';
+import { createService, serviceId, updateService } from './commands.ts';
 
 describe('managers answering through a follower', () => {
   let cluster: ManagerCluster;
   beforeEach(async () => {
-    cluster = await ManagerCluster.start();
-    const leader = await cluster.waitForLeader();
-    await leader.proposer.propose(initCommand());
+    cluster = await startSwarm();
   });
   afterEach(() => cluster.stop());
 

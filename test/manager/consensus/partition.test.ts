@@ -11,8 +11,8 @@ import { LEADER_WAIT_MS } from '../../../src/manager/consensus/raft-driver.ts';
 import { PROPOSAL_TIMEOUT_MS } from '../../../src/manager/consensus/raft-proposer.ts';
 import { RaftError } from '../../../src/manager/raft/errors.ts';
 import { SwarmletError } from '../../../src/errors.ts';
-import { ManagerCluster } from './cluster.ts';
-import { createService, initCommand, serviceId } from './commands.ts';
+import { ManagerCluster, startSwarm } from './cluster.ts';
+import { createService, serviceId } from './commands.ts';
 
 const TICK_MS = 20;
 /** Timers are not exact and fsyncs take their time: what "within a bounded time" allows beyond the bound. */
@@ -41,11 +41,7 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 describe('a manager partitioned away', () => {
   let cluster: ManagerCluster;
   beforeEach(async () => {
-    cluster = await ManagerCluster.start({ tickMs: TICK_MS });
-    const leader = await cluster.waitForLeader();
-    await leader.proposer.propose(initCommand());
-    await leader.proposer.propose(createService(1));
-    await cluster.converged();
+    cluster = await startSwarm({ tickMs: TICK_MS }, 1);
   });
   afterEach(() => cluster.stop());
 

@@ -14,8 +14,8 @@ import { IoStats } from '../../../src/store/raft/io-stats.ts';
 import { RaftStateFile } from '../../../src/store/raft/state-file.ts';
 import { isSnapshot } from '../../../src/store/raft/validate.ts';
 import { spec } from '../../helpers/fixtures.ts';
-import { ManagerCluster, type Member } from './cluster.ts';
-import { createService, initCommand, serviceId, updateService } from './commands.ts';
+import { ManagerCluster, type Member, startSwarm } from './cluster.ts';
+import { createService, serviceId, updateService } from './commands.ts';
 
 const SNAPSHOT_EVERY = 20;
 
@@ -43,9 +43,7 @@ describe('snapshots and compaction', () => {
   let cluster: ManagerCluster;
   beforeEach(async () => {
     // Small segments, so that deleting the ones a snapshot covers shows on disk.
-    cluster = await ManagerCluster.start({ snapshotEvery: SNAPSHOT_EVERY, segmentBytes: 4 * 1024 });
-    const leader = await cluster.waitForLeader();
-    await leader.proposer.propose(initCommand());
+    cluster = await startSwarm({ snapshotEvery: SNAPSHOT_EVERY, segmentBytes: 4 * 1024 });
   });
   afterEach(() => cluster.stop());
 

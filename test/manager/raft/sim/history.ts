@@ -1,6 +1,6 @@
 /**
- * Client histories of the key-value workload, in the format the linearizability checker
- * (test/support/linearizability/) consumes. Times are simulated milliseconds.
+ * Client histories of the key-value workload, as the simulator records them. checker-history.ts converts them
+ * for the linearizability checker (test/support/linearizability/). Times are simulated milliseconds.
  */
 
 export type KvOpKind = 'read' | 'write' | 'cas';

@@ -25,14 +25,20 @@ export class MemoryRaftStorage implements RaftStorage {
     this.unsynced.push({ compact: index });
   }
 
+  /**
+   * fsync. A write that cannot be applied (entries leaving a gap, a compaction beyond the snapshot) is refused
+   * here, as the disk storage refuses it in save(): the writes before it are durable, and it is dropped with
+   * those after it, leaving nothing of itself behind, so the next sync or load does not meet it again.
+   */
   sync(): void {
-    if (this.unsynced.length === 0) return;
-    for (const op of this.unsynced) {
+    const ops = this.unsynced;
+    if (ops.length === 0) return;
+    this.unsynced = [];
+    this.syncs++;
+    for (const op of ops) {
       if (op.update) applyUpdate(this.durable, op.update);
       if (op.compact !== undefined) compactState(this.durable, op.compact);
     }
-    this.unsynced = [];
-    this.syncs++;
   }
 
   /** Power loss: the page cache is gone. */
@@ -72,28 +78,33 @@ function copyState(s: PersistedRaftState): PersistedRaftState {
   return { hardState: { ...s.hardState }, snapshot: s.snapshot, entries: s.entries.slice() };
 }
 
+/** Applies an update whole or, when it cannot be applied, throws before changing anything. */
 function applyUpdate(state: PersistedRaftState, update: RaftUpdate): void {
+  let snapshot = state.snapshot;
+  let log = state.entries;
   if (update.snapshot) {
     const snap = update.snapshot;
-    const before = state.snapshot?.metadata.index ?? 0;
-    if (snap.metadata.index > before || !state.snapshot) {
-      const kept = state.entries.filter((e) => e.index > snap.metadata.index);
-      const at = state.entries.find((e) => e.index === snap.metadata.index);
+    const before = snapshot?.metadata.index ?? 0;
+    if (snap.metadata.index > before || !snapshot) {
+      const at = log.find((e) => e.index === snap.metadata.index);
       // Entries after the snapshot survive only if the log agrees with it at its index.
-      state.entries = at && at.term === snap.metadata.term ? kept : [];
-      state.snapshot = snap;
+      log = at && at.term === snap.metadata.term ? log.filter((e) => e.index > snap.metadata.index) : [];
+      snapshot = snap;
     }
   }
   const first = update.entries[0];
   if (first) {
-    const base = state.snapshot?.metadata.index ?? 0;
-    const last = base + state.entries.length;
+    const base = snapshot?.metadata.index ?? 0;
+    const last = base + log.length;
     if (first.index > last + 1 || first.index <= base) {
       throw new Error(`storage: append at ${first.index} does not follow the log (${base + 1}..${last})`);
     }
-    state.entries.length = first.index - base - 1;
-    state.entries.push(...update.entries);
+    // Nothing is changed before this point, so a refused update leaves the state as it was.
+    log.length = first.index - base - 1;
+    log.push(...update.entries);
   }
+  state.snapshot = snapshot;
+  state.entries = log;
   if (update.hardState) state.hardState = { ...update.hardState };
 }
 

@@ -38,6 +38,13 @@ export interface SimProfile {
   keys: number;
   /** Members compact their log every this many applied entries (0: never). */
   compactEvery: number;
+  /**
+   * Voters the cluster starts with (default: `nodes`). With churn, the voters never drop below this, and members
+   * (voters and learners) never exceed `nodes`.
+   */
+  voters?: number;
+  /** Mean time between membership changes during the faults (0 or absent: none). */
+  churnEveryMs?: number;
   config: Partial<RaftConfig>;
 }
 
@@ -135,10 +142,40 @@ export const HUNT_STALE_READ: SimProfile = {
   readRatio: 0.6,
 };
 
+/**
+ * Membership churn under the stormy mix: members join as learners, are promoted and removed (leaders included)
+ * while messages are lost and members crash, between 3 and 5 voters.
+ */
+export const CHURN: SimProfile = {
+  ...STORMY,
+  name: 'churn',
+  nodes: 5,
+  voters: 3,
+  churnEveryMs: 700,
+  // Small logs, so a joining member often needs a snapshot.
+  compactEvery: 15,
+};
+
 export const PROFILES: Record<string, SimProfile> = {
   calm: CALM,
   stormy: STORMY,
   'hunt-old-term': HUNT_OLD_TERM,
   'hunt-vote': HUNT_VOTE,
   'hunt-stale-read': HUNT_STALE_READ,
+  churn: CHURN,
 };
+
+/**
+ * Seeds per profile for the linearizability run in CI (test/manager/raft/linearizability.test.ts), weighted
+ * towards the full fault mix; `npm run soak` scales the same mix up to 100,000 seeds. The hunt mixes are here
+ * because their extremes (a leader a second, crashes mid-fsync, followers serving reads behind partitions) are
+ * where a history would first go wrong; churn changes the membership under the same faults.
+ */
+export const SEED_MIX: readonly (readonly [SimProfile, number])[] = [
+  [STORMY, 1_000],
+  [CALM, 50],
+  [HUNT_OLD_TERM, 100],
+  [HUNT_VOTE, 150],
+  [HUNT_STALE_READ, 200],
+  [CHURN, 300],
+];
