@@ -178,7 +178,9 @@ export class RaftNode {
     if (problem !== null) throw new RaftError('invalid_conf_change', problem);
     if (cc.type === 'promote') {
       const pr = this.progress.get(cc.member);
-      if (!pr || pr.match + this.config.promotionLag < this.log.lastIndex()) {
+      // A learner that holds nothing yet is never close enough, however short the log: as a voter it could not
+      // even know the membership it votes in.
+      if (!pr || pr.match === 0 || pr.match < this.log.snapshotIndex || pr.match + this.config.promotionLag < this.log.lastIndex()) {
         throw new RaftError('learner_behind', `${cc.member} is still catching up with the leader's log; retry once it has.`);
       }
     }

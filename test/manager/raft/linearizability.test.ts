@@ -34,6 +34,16 @@ if (process.env.SIM_SEED) {
   });
 } else {
   describe('raft simulation: client histories are linearizable', () => {
+    // Seeds the soak found, kept so the bugs they found stay fixed. churn 6393: a learner promoted while its log
+    // was empty, which then ignored every vote request as coming from unknown members — no quorum, ever.
+    const regressions: Array<[string, number]> = [['churn', 6393]];
+    for (const [name, seed] of regressions) {
+      it(`regression: ${name} seed ${seed}`, () => {
+        const run: SeedRun = { seed, profile: PROFILES[name]! };
+        const verdict = checkSeed(run);
+        if (!verdict.ok) assert.fail(formatSeedFailure(run, verdict));
+      });
+    }
     for (const [profile, seeds] of SEED_MIX) {
       it(`${profile.name}: ${seeds} seeds from ${base}`, (t) => {
         let ops = 0;
