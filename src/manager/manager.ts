@@ -99,7 +99,9 @@ export class Manager {
     this.driver.start();
   }
 
+  /** Stops on purpose: a leader hands over first, so the other managers need not wait for an election. */
   async stop(): Promise<void> {
+    await this.driver.handOffLeadership();
     await this.driver.stop();
     this.proposer.abandon('the manager is stopping');
     await this.storage.close();

@@ -91,6 +91,30 @@ export class RaftDriver {
     this.runner.kick();
   }
 
+  /**
+   * A leader about to stop hands leadership to the most up-to-date voter first, so the cluster does not wait out
+   * an election timeout for a leader that is leaving on purpose. Resolves when another member leads, or after
+   * `timeoutMs` (the core gives up a transfer by itself after an election timeout).
+   */
+  async handOffLeadership(timeoutMs = 2_000): Promise<void> {
+    const status = this.node.status();
+    if (this.stopped || status.role !== 'leader') return;
+    const candidates = status.conf.voters.filter((id) => id !== this.node.id);
+    if (candidates.length === 0) return;
+    const to = candidates.reduce((best, id) => ((status.progress[id]?.match ?? 0) > (status.progress[best]?.match ?? 0) ? id : best));
+    try {
+      this.node.transferLeadership(to);
+    } catch (err) {
+      this.options.log.warn(`leadership hand-over to ${to} refused: ${describeError(err)}`);
+      return;
+    }
+    this.runner.kick();
+    const deadline = Date.now() + timeoutMs;
+    while (!this.stopped && this.node.leader === this.node.id && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;

@@ -194,10 +194,14 @@ export class ManagerCluster {
     member.proposer.abandon(`manager ${id} was killed`);
   }
 
-  /** Stops a member as the daemon does on shutdown (src/manager/manager.ts): storage records its commit. */
+  /**
+   * Stops a member as the daemon does on shutdown (src/manager/manager.ts): a leader hands over first, and
+   * storage records its commit.
+   */
   async stopMember(id: MemberId): Promise<void> {
     const member = this.member(id);
     if (!member.running) return;
+    await member.driver.handOffLeadership();
     await this.kill(id);
     await member.storage.close();
   }

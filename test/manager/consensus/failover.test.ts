@@ -46,6 +46,18 @@ describe('leader failover', () => {
     assert.equal(restarted.node.role, 'follower');
   });
 
+  it('hands leadership over on a graceful stop, without waiting for an election timeout', async (t) => {
+    const old = cluster.leader()!;
+    const start = performance.now();
+    await cluster.stopMember(old.id);
+    const leader = await cluster.waitForLeader(3 * FAILOVER_GOAL_MS, old.id);
+    const elapsed = performance.now() - start;
+    const electionTimeoutMs = old.node.config.electionTick * TICK_MS;
+    t.diagnostic(`hand-over took ${elapsed.toFixed(0)} ms; an election would wait at least ${electionTimeoutMs} ms`);
+    assert.ok(elapsed < electionTimeoutMs, `hand-over took ${elapsed.toFixed(0)} ms, no faster than an election`);
+    await leader.proposer.propose(createService(2));
+  });
+
   it('survives the leaders being killed one after another while writes keep coming', async () => {
     let n = 100;
     for (let round = 0; round < 3; round++) {
