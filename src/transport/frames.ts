@@ -1,0 +1,107 @@
+/**
+ * One sealed frame, as pure functions of (key, counter, bytes). A frame is
+ *
+ *   type u8 | counter u64 | length u32 | ChaCha20-Poly1305(payload) | tag 16
+ *
+ * The 13-byte header is the AEAD's associated data, so none of it can be altered; the nonce is the counter
+ * (4 zero bytes then the counter, big-endian) and is never reused under one key because the counter only grows.
+ * The counter is on the wire only so a refusal can say "replayed or reordered" instead of "bad tag": the receiver
+ * requires exactly the next one, which it knows without reading it. Everything that can be checked before
+ * decrypting is (size first), so an oversized or misrouted frame costs no cipher work.
+ */
+
+import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto';
+import { ok, refuse, type Result } from './errors.ts';
+import { KEY_BYTES, PROTOCOL_LABEL, PROTOCOL_VERSION } from './handshake-messages.ts';
+
+/**
+ * The message type byte. Control (Raft, heartbeats, assignments, status) and bulk (the network's streams) are
+ * told apart here so a scheduler can always send control first.
+ */
+export const FRAME_TYPE = { control: 1, bulk: 2 } as const;
+export type FrameType = (typeof FRAME_TYPE)[keyof typeof FRAME_TYPE];
+const KNOWN_TYPES: ReadonlySet<number> = new Set(Object.values(FRAME_TYPE));
+
+export const FRAME_HEADER_BYTES = 13;
+export const TAG_BYTES = 16;
+export const FRAME_OVERHEAD = FRAME_HEADER_BYTES + TAG_BYTES;
+/** Default payload limit: big enough for a Raft snapshot chunk, small enough that one frame never stalls a link. */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 1 << 20;
+
+const REKEY_INFO = Buffer.from(`${PROTOCOL_LABEL} v${PROTOCOL_VERSION} rekey`);
+
+export interface OpenedFrame {
+  type: FrameType;
+  payload: Uint8Array;
+}
+
+function nonce(counter: number): Buffer {
+  const n = Buffer.alloc(12);
+  n.writeUInt32BE(Math.floor(counter / 2 ** 32), 4);
+  n.writeUInt32BE(counter >>> 0, 8);
+  return n;
+}
+
+function writeHeader(out: Buffer, type: number, counter: number, length: number): void {
+  out[0] = type;
+  out.writeUInt32BE(Math.floor(counter / 2 ** 32), 1);
+  out.writeUInt32BE(counter >>> 0, 5);
+  out.writeUInt32BE(length, 9);
+}
+
+/** Seals one frame. The caller (Session) owns the counter; a bad argument here is a bug, so it throws. */
+export function sealFrame(key: Uint8Array, counter: number, type: FrameType, payload: Uint8Array, maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES): Uint8Array {
+  if (!KNOWN_TYPES.has(type)) throw new RangeError(`unknown frame type ${type}`);
+  if (payload.length > maxPayloadBytes) throw new RangeError(`payload of ${payload.length} bytes is over the ${maxPayloadBytes}-byte frame limit: split it`);
+  if (!Number.isSafeInteger(counter) || counter < 0) throw new RangeError(`bad frame counter ${counter}`);
+  // A plain Uint8Array of its own: not a slice of Buffer's shared pool, and `.slice()` copies as callers expect.
+  const frame = new Uint8Array(FRAME_OVERHEAD + payload.length);
+  const out = Buffer.from(frame.buffer);
+  writeHeader(out, type, counter, payload.length);
+  const cipher = createCipheriv('chacha20-poly1305', key, nonce(counter), { authTagLength: TAG_BYTES });
+  cipher.setAAD(out.subarray(0, FRAME_HEADER_BYTES), { plaintextLength: payload.length });
+  const body = cipher.update(payload);
+  body.copy(out, FRAME_HEADER_BYTES);
+  const rest = cipher.final();
+  rest.copy(out, FRAME_HEADER_BYTES + body.length);
+  cipher.getAuthTag().copy(out, FRAME_HEADER_BYTES + payload.length);
+  return frame;
+}
+
+/**
+ * Opens one frame sealed under `key` with counter `expectedCounter`, or says why not. Never throws on any input,
+ * and never returns a payload whose tag did not verify.
+ */
+export function openFrame(key: Uint8Array, expectedCounter: number, frame: Uint8Array, maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES): Result<OpenedFrame> {
+  if (!(frame instanceof Uint8Array)) return refuse('malformed', 'a frame must be bytes');
+  if (frame.length > FRAME_OVERHEAD + maxPayloadBytes) {
+    return refuse('oversized', `frame of ${frame.length} bytes is over the ${maxPayloadBytes}-byte payload limit`);
+  }
+  if (frame.length < FRAME_OVERHEAD) return refuse('malformed', `frame of ${frame.length} bytes is shorter than its ${FRAME_OVERHEAD}-byte header and tag`);
+  const bytes = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+  const type = bytes[0]!;
+  const counter = bytes.readUInt32BE(1) * 2 ** 32 + bytes.readUInt32BE(5);
+  const length = bytes.readUInt32BE(9);
+  if (length > maxPayloadBytes) return refuse('oversized', `frame declares a ${length}-byte payload, over the ${maxPayloadBytes}-byte limit`);
+  if (frame.length !== FRAME_OVERHEAD + length) return refuse('malformed', `frame is ${frame.length} bytes but declares a ${length}-byte payload (truncated or padded)`);
+  if (!KNOWN_TYPES.has(type)) return refuse('unknown_type', `unknown frame type ${type}`);
+  if (counter !== expectedCounter) {
+    return refuse('out_of_order', `frame counter ${counter} is not the expected ${expectedCounter}: ${counter < expectedCounter ? 'a replayed' : 'a reordered or lost'} frame`);
+  }
+  try {
+    const decipher = createDecipheriv('chacha20-poly1305', key, nonce(counter), { authTagLength: TAG_BYTES });
+    decipher.setAAD(bytes.subarray(0, FRAME_HEADER_BYTES), { plaintextLength: length });
+    decipher.setAuthTag(bytes.subarray(FRAME_HEADER_BYTES + length));
+    const body = decipher.update(bytes.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + length));
+    const rest = decipher.final(); // throws when the tag does not verify; nothing is returned before this
+    const plain = rest.length === 0 ? body : Buffer.concat([body, rest]);
+    return ok({ type: type as FrameType, payload: new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength) });
+  } catch (err) {
+    return refuse('auth_failed', 'frame failed authentication: it was altered in transit or sealed under another key', err);
+  }
+}
+
+/** The next key in a direction's chain. One-way: a key captured after a rekey does not open earlier frames. */
+export function nextKey(key: Uint8Array): Uint8Array {
+  return new Uint8Array(hkdfSync('sha256', key, new Uint8Array(0), REKEY_INFO, KEY_BYTES));
+}

@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { FRAME_OVERHEAD, FRAME_TYPE, openFrame, sealFrame } from '../../src/transport/frames.ts';
+import { Session, type SessionOptions } from '../../src/transport/session.ts';
+import type { Result } from '../../src/transport/errors.ts';
+import { seededRandom } from './helpers.ts';
+
+const random = seededRandom('session-keys');
+const keyA = random(32);
+const keyB = random(32);
+const pair = (options: SessionOptions = {}, peerOptions: SessionOptions = options) => ({
+  a: new Session({ sendKey: keyA, receiveKey: keyB }, options),
+  b: new Session({ sendKey: keyB, receiveKey: keyA }, peerOptions),
+});
+const text = (s: string) => new TextEncoder().encode(s);
+
+function refusedWith(result: Result<unknown>, reason: string): void {
+  assert.equal(result.ok, false, `expected a refusal (${reason})`);
+  if (!result.ok) assert.equal(result.error.reason, reason, result.error.message);
+}
+
+function opened(result: ReturnType<Session['open']>) {
+  assert.ok(result.ok, result.ok ? '' : `${result.error.reason}: ${result.error.message}`);
+  return result.value;
+}
+
+describe('transport frames and sessions', () => {
+  it('carries control and bulk frames both ways, empty ones included, and hides the payload', () => {
+    const { a, b } = pair();
+    const frame = a.seal(FRAME_TYPE.control, text('raft: append entries'));
+    assert.equal(frame.length, FRAME_OVERHEAD + 20);
+    assert.equal(Buffer.from(frame).includes('append'), false);
+    assert.deepEqual(opened(b.open(frame)), { type: FRAME_TYPE.control, payload: text('raft: append entries') });
+    assert.equal(opened(b.open(a.seal(FRAME_TYPE.bulk, new Uint8Array()))).payload.length, 0);
+    assert.equal(Buffer.from(opened(a.open(b.seal(FRAME_TYPE.bulk, text('back')))).payload).toString(), 'back');
+  });
+
+  it('seals the same payload differently each time (the counter is the nonce)', () => {
+    const { a } = pair();
+    const one = a.seal(FRAME_TYPE.control, text('heartbeat'));
+    const two = a.seal(FRAME_TYPE.control, text('heartbeat'));
+    assert.notDeepEqual(one.subarray(13), two.subarray(13));
+  });
+
+  it('refuses a tampered frame whichever bit is flipped, header included', () => {
+    const frame = pair().a.seal(FRAME_TYPE.control, text('status: running'));
+    for (let i = 0; i < frame.length; i++) {
+      for (const bit of [0, 7]) {
+        const mutated = frame.slice();
+        mutated[i]! ^= 1 << bit;
+        const result = pair().b.open(mutated);
+        assert.equal(result.ok, false, `flipping bit ${bit} of byte ${i} went unnoticed`);
+      }
+    }
+    refusedWith(pair().b.open(Uint8Array.from(frame, (v, i) => (i === frame.length - 1 ? v ^ 1 : v))), 'auth_failed');
+  });
+
+  it('refuses a frame sealed under another key', () => {
+    refusedWith(openFrame(random(32), 0, sealFrame(keyA, 0, FRAME_TYPE.bulk, text('x'))), 'auth_failed');
+  });
+
+  it('refuses a replayed frame, and ends the session', () => {
+    const { a, b } = pair();
+    const first = a.seal(FRAME_TYPE.control, text('one'));
+    opened(b.open(first));
+    refusedWith(b.open(first), 'out_of_order');
+    refusedWith(b.open(a.seal(FRAME_TYPE.control, text('two'))), 'closed');
+    assert.equal(b.error?.reason, 'out_of_order');
+    assert.throws(() => b.seal(FRAME_TYPE.control, text('x')), { name: 'TransportError', reason: 'closed' });
+  });
+
+  it('refuses reordered frames, and a frame whose counter was rewritten', () => {
+    const { a, b } = pair();
+    a.seal(FRAME_TYPE.control, text('one')); // lost, or still in flight behind the second
+    const second = a.seal(FRAME_TYPE.control, text('two'));
+    refusedWith(b.open(second), 'out_of_order');
+    const rewritten = Buffer.from(second);
+    rewritten.writeUInt32BE(0, 5); // claims counter 0: passes the order check, fails the tag
+    refusedWith(pair().b.open(rewritten), 'auth_failed');
+  });
+
+  it('refuses truncated and padded frames before decrypting', () => {
+    const frame = pair().a.seal(FRAME_TYPE.bulk, text('hello world'));
+    for (const cut of [0, 1, 12, 13, FRAME_OVERHEAD - 1, frame.length - 1]) refusedWith(pair().b.open(frame.subarray(0, cut)), 'malformed');
+    refusedWith(pair().b.open(Buffer.concat([frame, Buffer.of(0)])), 'malformed');
+  });
+
+  it('refuses oversized frames before decrypting, by size and by declared length', () => {
+    const { a, b } = pair({ maxPayloadBytes: 1024 });
+    assert.throws(() => a.seal(FRAME_TYPE.bulk, new Uint8Array(1025)), RangeError);
+    const big = pair().a.seal(FRAME_TYPE.bulk, new Uint8Array(1025)); // sealed by a peer with a larger limit
+    refusedWith(b.open(big), 'oversized');
+    const lying = Buffer.from(pair().a.seal(FRAME_TYPE.bulk, new Uint8Array(10)));
+    lying.writeUInt32BE(0xffffffff, 9);
+    refusedWith(pair({ maxPayloadBytes: 1024 }).b.open(lying), 'oversized');
+    refusedWith(pair({ maxPayloadBytes: 1024 }).b.open(new Uint8Array(64 * 1024 * 1024)), 'oversized');
+  });
+
+  it('refuses an unknown frame type', () => {
+    const frame = Buffer.from(pair().a.seal(FRAME_TYPE.control, text('x')));
+    frame[0] = 9;
+    refusedWith(pair().b.open(frame), 'unknown_type');
+  });
+
+  it('rekeys in lockstep across thousands of frames, by frame count and by bytes', () => {
+    const { a, b } = pair({ rekeyAfterFrames: 97, rekeyAfterBytes: 10_000 });
+    for (let i = 0; i < 5000; i++) {
+      const payload = text(`frame ${i} `.repeat(i % 23));
+      const frame = a.seal(i % 3 ? FRAME_TYPE.bulk : FRAME_TYPE.control, payload);
+      assert.deepEqual(opened(b.open(frame)).payload, payload);
+      assert.deepEqual(opened(a.open(b.seal(FRAME_TYPE.control, text(`ack ${i}`)))).payload, text(`ack ${i}`));
+    }
+    assert.ok(a.epochs.send > 5000 / 97, `rekeyed ${a.epochs.send} times`);
+    assert.deepEqual(a.epochs, { send: b.epochs.receive, receive: b.epochs.send });
+  });
+
+  it('uses a new key after a rekey: a frame re-sealed under the old key is refused', () => {
+    const { a, b } = pair({ rekeyAfterFrames: 2 });
+    opened(b.open(a.seal(FRAME_TYPE.control, text('0'))));
+    opened(b.open(a.seal(FRAME_TYPE.control, text('1'))));
+    refusedWith(b.open(sealFrame(keyA, 2, FRAME_TYPE.control, text('2'))), 'auth_failed');
+  });
+
+  it('fails at the first rekey when the two ends disagree on the schedule', () => {
+    const { a, b } = pair({ rekeyAfterFrames: 10 }, { rekeyAfterFrames: 11 });
+    for (let i = 0; i < 10; i++) opened(b.open(a.seal(FRAME_TYPE.control, text(String(i)))));
+    refusedWith(b.open(a.seal(FRAME_TYPE.control, text('10'))), 'auth_failed');
+  });
+});
