@@ -9,7 +9,7 @@ import type { Node } from '../api/types.ts';
 import { unavailable } from '../errors.ts';
 import type { ApiClient } from './api-client.ts';
 import type { CommandGroup, CommandSpec } from './command.ts';
-import { forEachRef } from './command.ts';
+import { inspectCommand } from './inspect.ts';
 import { booleanOption, filtersQuery, listOption, stringOption } from './flags.ts';
 import { parseOutputFormat } from './format.ts';
 import { renderNodeTable } from './views/nodes.ts';
@@ -43,26 +43,17 @@ const ls: CommandSpec = {
   },
 };
 
-const inspect: CommandSpec = {
-  name: 'inspect',
-  args: '<...node>',
+const inspect = inspectCommand<Node>({
+  noun: 'node',
   description: 'Display detailed information on one or more nodes (self for this node)',
-  options: [{ name: 'pretty', description: 'Print the information in a human friendly format' }],
-  async run(ctx) {
-    const api = ctx.api();
-    const found: Node[] = [];
-    try {
-      await forEachRef(ctx, ctx.args.positionals, async (ref) => {
-        const id = ref === 'self' ? await selfNodeId(api) : ref;
-        if (!id) throw unavailable('this node is not part of a swarm: run `swarmlet init` first');
-        found.push(await api.get<Node>(`/nodes/${encodeURIComponent(id)}`));
-      });
-    } finally {
-      if (booleanOption(ctx.args.options, 'pretty')) ctx.out(found.map(prettyNode).join('\n'));
-      else ctx.out(`${JSON.stringify(found, null, 4)}\n`);
-    }
+  async fetch(api, ref) {
+    const id = ref === 'self' ? await selfNodeId(api) : ref;
+    if (!id) throw unavailable('this node is not part of a swarm: run `swarmlet init` first');
+    return api.get<Node>(`/nodes/${encodeURIComponent(id)}`);
   },
-};
+  pretty: prettyNode,
+  separator: '\n',
+});
 
 export const nodeCommands: CommandGroup = {
   name: 'node',

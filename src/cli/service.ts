@@ -10,6 +10,7 @@ import { invalidArgument } from '../errors.ts';
 import type { CommandContext, CommandGroup, CommandSpec } from './command.ts';
 import { forEachRef } from './command.ts';
 import { waitForConvergence } from './converge.ts';
+import { inspectCommand } from './inspect.ts';
 import { type OptionSpec, booleanOption, filtersQuery, listOption, stringOption } from './flags.ts';
 import { parseOutputFormat, shortId } from './format.ts';
 import { CREATE_OPTIONS, buildServiceSpec, parseCount } from './service-spec.ts';
@@ -103,26 +104,13 @@ const ps: CommandSpec = {
   },
 };
 
-const inspect: CommandSpec = {
-  name: 'inspect',
-  args: '<...service>',
+const inspect = inspectCommand<Service>({
+  noun: 'service',
   description: 'Display detailed information on one or more services',
-  options: [{ name: 'pretty', description: 'Print the information in a human friendly format' }],
-  async run(ctx) {
-    const api = ctx.api();
-    const pretty = booleanOption(ctx.args.options, 'pretty');
-    const found: Service[] = [];
-    try {
-      await forEachRef(ctx, ctx.args.positionals, async (ref) => {
-        found.push(await api.get<Service>(servicePath(ref)));
-      });
-    } finally {
-      // Like docker: what was found is printed even when another reference was not.
-      if (pretty) ctx.out(found.map(prettyService).join(''));
-      else ctx.out(`${JSON.stringify(found, null, 4)}\n`);
-    }
-  },
-};
+  fetch: (api, ref) => api.get<Service>(servicePath(ref)),
+  pretty: prettyService,
+  separator: '',
+});
 
 const scale: CommandSpec = {
   name: 'scale',
