@@ -168,6 +168,9 @@ export class ManagerCluster {
       const leader = this.leader();
       if (!leader) return false;
       const commit = leader.node.status().commit;
+      // Until a new leader commits an entry of its own term, its commit index can be the lazily stored one, far
+      // behind what the cluster had committed: equal states then would be equally stale.
+      if (leader.node.log.term(commit) !== leader.node.term) return false;
       if (members.some((m) => !m.running || m.node.status().applied < commit || m.node.leader !== leader.id)) return false;
       return members.every((m) => isDeepStrictEqual(m.state, leader.state));
     }, timeoutMs, `${which.join(', ')} to apply the same state as the leader`);
