@@ -2,14 +2,19 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { IDENTITY_FILE, loadOrCreateIdentity } from '../../src/identity/key-store.ts';
 import { encodeIdentity } from '../../src/identity/keys.ts';
 import { seededRandom } from '../../src/util/ids.ts';
 import type { Logger } from '../../src/util/logger.ts';
 
+const made: string[] = [];
+after(() => Promise.all(made.map((dir) => fs.rm(dir, { recursive: true, force: true }))));
+
 async function tempDir(): Promise<string> {
-  return fs.mkdtemp(path.join(os.tmpdir(), 'swarmlet-identity-'));
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'swarmlet-identity-'));
+  made.push(dir);
+  return dir;
 }
 
 function capture(): Logger & { lines: string[] } {
