@@ -64,10 +64,11 @@ async function recordTestNode(dataDir: string): Promise<void> {
 }
 
 export async function startDaemon(options: { dir?: string; env?: Record<string, string>; args?: string[]; waitReady?: boolean; command?: string[]; readyTimeoutMs?: number } = {}): Promise<DaemonHandle> {
+  // First, so a missing executable fails the test before anything is made that would need cleaning up.
+  const [file, ...prefix] = options.command ?? swarmletCommand();
   const dir = options.dir ?? (await makeTempDir());
   const socket = path.join(dir, 'swarmlet.sock');
   const dataDir = path.join(dir, 'data');
-  const [file, ...prefix] = options.command ?? swarmletCommand();
   const child = spawn(file!, [...prefix, 'daemon', '--data-dir', dataDir, '--socket', socket, ...(options.args ?? [])], {
     env: swarmletEnv(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
