@@ -4,6 +4,7 @@ import type { Node, Service, ServiceSpec, Task } from '../../src/api/types.ts';
 import type { ClusterState } from '../../src/manager/state/cluster-state.ts';
 import { initSwarmCommand } from '../../src/manager/state/init.ts';
 import { StateMachine } from '../../src/manager/state/state-machine.ts';
+import { seededRandom } from '../../src/util/ids.ts';
 
 export const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 export const iso = (ms: number) => new Date(ms).toISOString();
@@ -43,7 +44,7 @@ export function spec(name: string, overrides: Partial<ServiceSpec> & { replicas?
 export function clusterWith(nodes: Node[] = [node('n1')]): StateMachine {
   const machine = new StateMachine();
   const [first, ...others] = nodes;
-  const init = initSwarmCommand({ swarmId: 'swarm1', nodeId: first!.ID, description: first!.Description, addr: '127.0.0.1', now: iso(T0) });
+  const init = initSwarmCommand({ swarmId: 'swarm1', nodeId: first!.ID, description: first!.Description, addr: '127.0.0.1', now: iso(T0), random: seededRandom(7) });
   machine.apply(init);
   for (const other of others) machine.state.nodes[other.ID] = other;
   Object.assign(machine.state.nodes[first!.ID]!, { Spec: first!.Spec, Status: first!.Status });

@@ -29,7 +29,7 @@ describe('state machine', () => {
     assert.equal(code(() => machine.apply({ type: 'service.create', id: 's1', spec: spec('web'), now: iso(T0) })), 'unavailable');
     const cluster = clusterWith();
     const init = { ...cluster.state, swarm: cluster.state.swarm! };
-    assert.equal(code(() => cluster.apply({ type: 'swarm.init', swarm: init.swarm, node: Object.values(init.nodes)[0]! })), 'unavailable');
+    assert.equal(code(() => cluster.apply({ type: 'swarm.init', swarm: init.swarm, node: Object.values(init.nodes)[0]!, security: init.security! })), 'unavailable');
   });
 
   it('creates services with versions and refuses duplicate names without changing anything', () => {

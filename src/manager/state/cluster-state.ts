@@ -4,6 +4,7 @@
  */
 
 import type { Node, Service, Swarm, Task } from '../../api/types.ts';
+import type { ClusterSecurity } from './security.ts';
 
 export interface ClusterState {
   /** Raised by every applied command; objects take it as their Version.Index (Swarm's store does the same). */
@@ -12,10 +13,12 @@ export interface ClusterState {
   nodes: Record<string, Node>;
   services: Record<string, Service>;
   tasks: Record<string, Task>;
+  /** Root keys, join token hashes, members' keys and revocations; null until init (and in states written before it). */
+  security: ClusterSecurity | null;
 }
 
 export function emptyClusterState(): ClusterState {
-  return { index: 0, swarm: null, nodes: {}, services: {}, tasks: {} };
+  return { index: 0, swarm: null, nodes: {}, services: {}, tasks: {}, security: null };
 }
 
 /** Task states a task never leaves: the agent is done with it. */

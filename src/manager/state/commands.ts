@@ -4,12 +4,73 @@
  * replicates.
  */
 
-import type { Node, NodeDescription, ServiceSpec, Swarm, Task, TaskStatus } from '../../api/types.ts';
+import type { Node, NodeDescription, NodeSpec, NodeState, ServiceSpec, Swarm, Task, TaskStatus } from '../../api/types.ts';
+import type { NodeRole } from '../../identity/certificate.ts';
+import type { ClusterSecurity, MemberRecord, RootKeyRecord, TokenRecord } from './security.ts';
 
 export interface InitSwarm {
   type: 'swarm.init';
   swarm: Swarm;
   node: Node;
+  security: ClusterSecurity;
+}
+
+/** A node admitted with a join token: its record and the keys its certificate binds. */
+export interface JoinNode {
+  type: 'node.join';
+  node: Node;
+  member: MemberRecord;
+}
+
+/** `node update`: a new spec (role, availability, labels, name), checked against the version read. */
+export interface UpdateNode {
+  type: 'node.update';
+  id: string;
+  version: number;
+  spec: NodeSpec;
+  now: string;
+}
+
+/** `node rm`: the node is forgotten and its certificate revoked. */
+export interface RemoveNode {
+  type: 'node.remove';
+  id: string;
+  force: boolean;
+  now: string;
+}
+
+/** What the leader's heartbeat tracking concluded: nodes that went down or came back. */
+export interface NodeStatusChange {
+  type: 'node.status';
+  changes: Array<{ nodeId: string; state: NodeState; message: string }>;
+  now: string;
+}
+
+/** A member's transport address changed (DHCP) or its certificate was renewed under another root. */
+export interface UpdateMember {
+  type: 'member.update';
+  nodeId: string;
+  addr?: string;
+  issuer?: string;
+}
+
+export interface RotateToken {
+  type: 'token.rotate';
+  role: NodeRole;
+  token: TokenRecord;
+}
+
+/** `ca --rotate`, in two steps: trust a new root beside the old one, then (all certificates moved) drop the old. */
+export interface RotateRoot {
+  type: 'ca.rotate';
+  root: RootKeyRecord;
+  tokens: Record<NodeRole, TokenRecord>;
+}
+
+export interface FinishRootRotation {
+  type: 'ca.finish';
+  /** The public key of the root that stays. */
+  root: string;
 }
 
 export interface LeaveSwarm {
@@ -77,6 +138,14 @@ export type Command =
   | InitSwarm
   | LeaveSwarm
   | NodeReport
+  | JoinNode
+  | UpdateNode
+  | RemoveNode
+  | NodeStatusChange
+  | UpdateMember
+  | RotateToken
+  | RotateRoot
+  | FinishRootRotation
   | CreateService
   | UpdateService
   | RemoveService

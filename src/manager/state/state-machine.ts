@@ -9,7 +9,8 @@ import { TASK_STATES } from '../../api/types.ts';
 import { conflict, notFound, unavailable } from '../../errors.ts';
 import type { ClusterState } from './cluster-state.ts';
 import { emptyClusterState, isDelivered, isTerminal } from './cluster-state.ts';
-import type { Command, CreateService, PutTasks, ReportTaskStatus, UpdateService } from './commands.ts';
+import type { Command, CreateService, JoinNode, PutTasks, RemoveNode, ReportTaskStatus, RotateRoot, UpdateNode, UpdateService } from './commands.ts';
+import type { ClusterSecurity } from './security.ts';
 
 const stateRank = (state: TaskState) => TASK_STATES.indexOf(state);
 
@@ -27,7 +28,8 @@ export class StateMachine {
 
   /** Replaces the whole state: after a failed save, or (with Raft) when a snapshot is installed. */
   reset(state: ClusterState): void {
-    this.current = state;
+    // States written before node security existed have no such field.
+    this.current = { ...state, security: state.security ?? null };
   }
 
   apply(command: Command): void {
@@ -36,12 +38,45 @@ export class StateMachine {
     }
     switch (command.type) {
       case 'swarm.init':
-        return this.initSwarm(command.swarm, command.node);
+        this.initSwarm(command.swarm, command.node);
+        this.current.security = command.security;
+        return;
       case 'swarm.leave':
         this.current = emptyClusterState();
         return;
       case 'node.report':
         return this.nodeReport(command);
+      case 'node.join':
+        return this.joinNode(command);
+      case 'node.update':
+        return this.updateNode(command);
+      case 'node.remove':
+        return this.removeNode(command);
+      case 'node.status':
+        return this.nodeStatus(command);
+      case 'member.update': {
+        const member = this.security().members[command.nodeId];
+        if (!member) throw notFound(`node ${command.nodeId} is not a member`);
+        if (command.addr !== undefined) member.addr = command.addr;
+        if (command.issuer !== undefined) member.issuer = command.issuer;
+        this.bump();
+        return;
+      }
+      case 'token.rotate':
+        this.security().tokens[command.role] = command.token;
+        this.bumpSwarm();
+        return;
+      case 'ca.rotate':
+        return this.rotateRoot(command);
+      case 'ca.finish': {
+        const security = this.security();
+        const keep = security.roots.filter((root) => root.publicKey === command.root);
+        if (keep.length !== 1) throw notFound('that root key is not trusted by this cluster');
+        security.roots = keep;
+        this.current.swarm!.RootRotationInProgress = false;
+        this.bumpSwarm();
+        return;
+      }
       case 'service.create':
         return this.createService(command);
       case 'service.update':
@@ -71,6 +106,98 @@ export class StateMachine {
     const index = this.bump();
     this.current.swarm = { ...swarm!, Version: { Index: index } };
     this.current.nodes[node.ID] = { ...node, Version: { Index: index } };
+  }
+
+  private security(): ClusterSecurity {
+    if (!this.current.security) throw unavailable('this cluster was created before node security existed: recreate it with "swarmlet init --force-new-cluster"');
+    return this.current.security;
+  }
+
+  private bumpSwarm(): void {
+    const index = this.bump();
+    this.current.swarm!.Version = { Index: index };
+  }
+
+  private joinNode(command: JoinNode): void {
+    const security = this.security();
+    const id = command.node.ID;
+    if (security.revoked[id]) {
+      throw conflict(
+        `node ${id} was removed from this cluster and cannot join it again with the same identity. On that node, ` +
+          'run "swarmlet leave --force", which gives it a new identity, then join again.',
+      );
+    }
+    const known = security.members[id];
+    if (known && (known.signingKey !== command.member.signingKey || known.agreementKey !== command.member.agreementKey)) {
+      throw conflict(`node ID ${id} already belongs to another node of this cluster; the joining node must get a new identity ("swarmlet leave --force") before joining`);
+    }
+    const index = this.bump();
+    const existing = this.current.nodes[id];
+    security.members[id] = { ...command.member };
+    this.current.nodes[id] = existing
+      ? { ...existing, Description: command.node.Description, Status: command.node.Status, UpdatedAt: command.node.UpdatedAt, Version: { Index: index } }
+      : { ...command.node, Version: { Index: index } };
+  }
+
+  private updateNode(command: UpdateNode): void {
+    const node = this.current.nodes[command.id];
+    if (!node) throw notFound(`node ${command.id} not found`);
+    if (node.Version.Index !== command.version) {
+      throw conflict(`update out of sequence: node ${command.id} is at version ${node.Version.Index}, not ${command.version}; inspect it again and retry`);
+    }
+    if (node.Spec.Role === 'manager' && command.spec.Role === 'worker') {
+      const managers = Object.values(this.current.nodes).filter((n) => n.Spec.Role === 'manager');
+      if (managers.length === 1) throw conflict('attempting to demote the last manager of the swarm: promote another node first');
+    }
+    const index = this.bump();
+    node.Spec = command.spec;
+    node.UpdatedAt = command.now;
+    node.Version = { Index: index };
+  }
+
+  private removeNode(command: RemoveNode): void {
+    const node = this.current.nodes[command.id];
+    if (!node) throw notFound(`node ${command.id} not found`);
+    if (node.Spec.Role === 'manager') {
+      throw conflict(`node ${command.id} is a cluster manager and is a member of the raft cluster. It must be demoted to worker before removal`);
+    }
+    if (node.Status.State !== 'down' && !command.force) {
+      throw conflict(`node ${command.id} is not down and can't be removed: stop it, or use --force`);
+    }
+    const security = this.security();
+    const index = this.bump();
+    delete this.current.nodes[command.id];
+    delete security.members[command.id];
+    security.revoked[command.id] = command.now;
+    // Its tasks will never be reported on again: they end here, so their slots are filled elsewhere.
+    for (const task of Object.values(this.current.tasks)) {
+      if (task.NodeID !== command.id || isTerminal(task.Status.State)) continue;
+      task.Status = { Timestamp: command.now, State: 'orphaned', Message: 'node removed from the cluster' };
+      task.DesiredState = 'shutdown';
+      task.UpdatedAt = command.now;
+      task.Version = { Index: index };
+    }
+  }
+
+  private nodeStatus(command: Extract<Command, { type: 'node.status' }>): void {
+    const changes = command.changes.filter((change) => this.current.nodes[change.nodeId]);
+    if (changes.length === 0) return;
+    const index = this.bump();
+    for (const change of changes) {
+      const node = this.current.nodes[change.nodeId]!;
+      node.Status = { ...node.Status, State: change.state, Message: change.message };
+      node.UpdatedAt = command.now;
+      node.Version = { Index: index };
+    }
+  }
+
+  private rotateRoot(command: RotateRoot): void {
+    const security = this.security();
+    if (security.roots.length > 1) throw conflict('a root key rotation is already in progress; wait for it to finish');
+    security.roots.push(command.root);
+    security.tokens = command.tokens;
+    this.current.swarm!.RootRotationInProgress = true;
+    this.bumpSwarm();
   }
 
   private nodeReport(command: Extract<Command, { type: 'node.report' }>): void {
