@@ -19,7 +19,9 @@ daemon_answers() { [[ "$(node_ls)" != *"cannot connect"* ]]; }
 
 if ! daemon_answers; then
   echo "demo: starting the swarmlet daemon (log: $log)"
-  setsid "$swarmlet" daemon >>"$log" 2>&1 </dev/null &
+  # One node needs no discovery: mDNS stays off, so the demo sends nothing on this machine's network. The
+  # installed service (swarmlet install) runs with discovery on, so other machines can join with a token alone.
+  setsid "$swarmlet" daemon --discovery off >>"$log" 2>&1 </dev/null &
   echo $! >"$pidfile"
   for _ in $(seq 100); do daemon_answers && break; sleep 0.1; done
   daemon_answers || { tail -n 20 "$log" >&2; echo "demo: the daemon did not start; see $log" >&2; exit 1; }

@@ -20,6 +20,9 @@ import { nodeFilter } from './labels.ts';
 import type { AgentAction } from './plan.ts';
 import { planAgent } from './plan.ts';
 
+/** How long a status report may go uncommitted before the agent sends it again. */
+const REPORT_RETRY_MS = 5_000;
+
 export interface AgentOptions {
   nodeId: string;
   runtime: ContainerRuntime;
@@ -39,6 +42,8 @@ export class Agent {
   private readonly runner = new SerialRunner(() => this.guardedPass());
   private readonly inFlight = new Set<string>();
   private readonly outbox: TaskStatusUpdate[] = [];
+  /** The last state reported per task, and when (see recentlyReported). */
+  private readonly reported = new Map<string, { state: TaskState; at: number }>();
   private readonly waiting: Array<() => void> = [];
   private busy = 0;
   private stopped = false;
@@ -120,11 +125,13 @@ export class Agent {
    */
   private async pass(): Promise<void> {
     const { runtime, nodeId, source } = this.options;
+    if (source.ready && !source.ready()) return;
     const assignments = source.assignments();
     const containers = await runtime.listContainers(nodeFilter(nodeId));
     for (const action of planAgent(assignments, containers)) {
       const key = action.kind === 'remove' ? action.containerId : action.assignment.task.ID;
       if (this.inFlight.has(key)) continue;
+      if (action.kind === 'report' && this.recentlyReported(key, action.state)) continue;
       this.inFlight.add(key);
       void this.limit(() => this.execute(action))
         .then((update) => update && this.queueReport(update))
@@ -136,6 +143,20 @@ export class Agent {
           this.kick();
         });
     }
+  }
+
+  /**
+   * Whether this state was reported for the task moments ago. Until the report is committed the assignment still
+   * shows the old state, and every pass would report it again: with a manager that takes a while to commit (a new
+   * leader, a slow follower) that becomes a storm of identical proposals. A report not committed after
+   * REPORT_RETRY_MS is sent again.
+   */
+  private recentlyReported(taskId: string, state: TaskState): boolean {
+    const last = this.reported.get(taskId);
+    if (!last) return false;
+    if (last.state === state && this.options.now() - last.at < REPORT_RETRY_MS) return true;
+    if (this.options.now() - last.at >= REPORT_RETRY_MS) this.reported.delete(taskId);
+    return false;
   }
 
   /** Runs `work` when one of the `concurrency` engine-call slots is free. */
@@ -155,6 +176,8 @@ export class Agent {
    * committed command). A report that fails is not retried here: the next pass observes the same facts again.
    */
   private queueReport(update: TaskStatusUpdate): void {
+    if (this.recentlyReported(update.taskId, update.status.State)) return;
+    this.reported.set(update.taskId, { state: update.status.State, at: this.options.now() });
     this.outbox.push(update);
     if (this.outbox.length > 1) return;
     setImmediate(() => {

@@ -14,6 +14,11 @@ export interface Assignment {
 
 export interface AssignmentSource {
   assignments(): Assignment[];
+  /**
+   * False while the source has not heard from the cluster yet (a restarted worker before the leader's first
+   * push): the agent then leaves its containers alone rather than read "no assignments" as "remove everything".
+   */
+  ready?(): boolean;
   /** Calls back whenever the assignments may have changed. */
   watch(onChange: () => void): Disposer;
 }

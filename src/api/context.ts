@@ -6,7 +6,26 @@ import type { RandomSource } from '../util/ids.ts';
 
 export interface SwarmInitRequest {
   advertiseAddr?: string;
+  listenAddr?: string;
   forceNewCluster?: boolean;
+  /** Node certificate lifetime, nanoseconds. */
+  certExpiryNs?: number;
+}
+
+export interface SwarmJoinRequest {
+  token: string;
+  /** Managers' addresses; empty: find them over mDNS. */
+  remoteAddrs: string[];
+  advertiseAddr?: string;
+  listenAddr?: string;
+}
+
+/** Raft's view on a manager: who leads, who votes, who answers. */
+export interface ManagerView {
+  leader: string;
+  voters: string[];
+  learners: string[];
+  reachable(nodeId: string): boolean;
 }
 
 export interface ApiContext {
@@ -17,8 +36,14 @@ export interface ApiContext {
   engineInfo(): Promise<Record<string, unknown>>;
   /** Creates a one-node cluster with this node as its manager; returns the node ID. */
   initSwarm(request: SwarmInitRequest): Promise<string>;
+  /** Joins a cluster with a token. */
+  joinSwarm(request: SwarmJoinRequest): Promise<void>;
   /** Leaves the cluster: stops this node's tasks and forgets the cluster state. */
   leaveSwarm(force: boolean): Promise<void>;
+  /** Raft's view, on a manager; null elsewhere. */
+  cluster(): ManagerView | null;
+  /** What a node in a cluster knows locally (workers have no cluster state), or null outside one. */
+  localNodeState(): { role: 'manager' | 'worker'; managers: Array<{ nodeId: string; addr: string }> } | null;
   now(): number;
   random: RandomSource;
 }

@@ -134,6 +134,26 @@ export const swarmInitSchema = v.looseObject(
   'expected a JSON object',
 );
 
+export const swarmJoinSchema = v.looseObject(
+  {
+    JoinToken: v.pipe(v.string(), v.minLength(1, 'JoinToken is required: swarmlet join --token TOKEN')),
+    RemoteAddrs: v.optional(v.nullable(v.array(v.string())), []),
+    ListenAddr: v.optional(v.string()),
+    AdvertiseAddr: v.optional(v.string()),
+  },
+  'expected a JSON object',
+);
+
+export const nodeSpecSchema = v.looseObject(
+  {
+    Name: v.optional(v.string()),
+    Labels: v.optional(v.nullable(v.record(v.string(), v.string()))),
+    Role: v.picklist(['worker', 'manager'], 'Role must be worker or manager'),
+    Availability: v.picklist(['active', 'pause', 'drain'], 'Availability must be active, pause or drain'),
+  },
+  'expected a JSON object',
+);
+
 /** Parses a body or throws an `invalid_argument` error whose message names the field, as Docker's do. */
 export function parseBody<S extends v.GenericSchema>(schema: S, body: unknown, what: string): v.InferOutput<S> {
   const result = v.safeParse(schema, body);

@@ -5,10 +5,10 @@
  * daemons may share a host in tests, and a node's hostname can be overridden.
  */
 
-import type { Node } from '../api/types.ts';
-import { unavailable } from '../errors.ts';
+import type { Node, NodeRole, NodeSpec } from '../api/types.ts';
+import { invalidArgument, unavailable } from '../errors.ts';
 import type { ApiClient } from './api-client.ts';
-import type { CommandGroup, CommandSpec } from './command.ts';
+import { forEachRef, type CommandGroup, type CommandSpec } from './command.ts';
 import { inspectCommand } from './inspect.ts';
 import { booleanOption, filtersQuery, listOption, stringOption } from './flags.ts';
 import { parseOutputFormat } from './format.ts';
@@ -55,8 +55,89 @@ const inspect = inspectCommand<Node>({
   separator: '\n',
 });
 
+/** Reads the node, changes its spec, and writes it back at the version read (Docker's optimistic update). */
+async function updateNode(api: ApiClient, ref: string, change: (spec: NodeSpec) => NodeSpec): Promise<Node> {
+  const node = await api.get<Node>(`/nodes/${encodeURIComponent(ref)}`);
+  await api.post(`/nodes/${encodeURIComponent(node.ID)}/update`, change(structuredClone(node.Spec)), { version: String(node.Version.Index) });
+  return node;
+}
+
+function roleCommand(name: 'promote' | 'demote', role: NodeRole): CommandSpec {
+  return {
+    name,
+    args: '<node...>',
+    description: `${name === 'promote' ? 'Promote' : 'Demote'} one or more nodes ${name === 'promote' ? 'to manager' : 'from manager'} in the swarm`,
+    options: [],
+    async run(ctx) {
+      const api = ctx.api();
+      await forEachRef(ctx, ctx.args.positionals, async (ref) => {
+        const node = await api.get<Node>(`/nodes/${encodeURIComponent(ref)}`);
+        if (node.Spec.Role === role) {
+          ctx.out(`Node ${ref} is already a ${role}.\n`);
+          return;
+        }
+        await updateNode(api, node.ID, (spec) => ({ ...spec, Role: role }));
+        ctx.out(`${name === 'promote' ? 'Node' : 'Manager'} ${ref} ${name === 'promote' ? 'promoted to a manager in the swarm' : 'demoted in the swarm'}.\n`);
+      });
+    },
+  };
+}
+
+const update: CommandSpec = {
+  name: 'update',
+  args: '<node>',
+  description: 'Update a node',
+  options: [
+    { name: 'availability', value: 'STATE', description: 'Availability of the node ("active", "pause", "drain")' },
+    { name: 'role', value: 'ROLE', description: 'Role of the node ("worker", "manager")' },
+    { name: 'label-add', value: 'KEY=VALUE', multiple: true, description: 'Add or update a node label (key=value)' },
+    { name: 'label-rm', value: 'KEY', multiple: true, description: 'Remove a node label if exists' },
+  ],
+  async run(ctx) {
+    const { options, positionals } = ctx.args;
+    const availability = stringOption(options, 'availability');
+    if (availability !== undefined && !['active', 'pause', 'drain'].includes(availability)) {
+      throw invalidArgument(`invalid availability "${availability}": use active, pause or drain`);
+    }
+    const role = stringOption(options, 'role');
+    if (role !== undefined && role !== 'worker' && role !== 'manager') throw invalidArgument(`invalid role "${role}": use worker or manager`);
+    const adds = listOption(options, 'label-add');
+    for (const label of adds) if (label.startsWith('=') || label === '') throw invalidArgument(`invalid label "${label}": use key=value`);
+    const node = await updateNode(ctx.api(), positionals[0]!, (spec) => {
+      const labels = { ...(spec.Labels ?? {}) };
+      for (const label of adds) {
+        const eq = label.indexOf('=');
+        labels[eq < 0 ? label : label.slice(0, eq)] = eq < 0 ? '' : label.slice(eq + 1);
+      }
+      for (const key of listOption(options, 'label-rm')) delete labels[key];
+      return {
+        ...spec,
+        Labels: labels,
+        ...(availability ? { Availability: availability as NodeSpec['Availability'] } : {}),
+        ...(role ? { Role: role as NodeRole } : {}),
+      };
+    });
+    ctx.out(`${positionals[0] ?? node.ID}\n`);
+  },
+};
+
+const rm: CommandSpec = {
+  name: 'rm',
+  args: '<node...>',
+  description: 'Remove one or more nodes from the swarm; their certificates are revoked',
+  options: [{ name: 'force', short: 'f', description: 'Force remove a node from the swarm' }],
+  async run(ctx) {
+    const api = ctx.api();
+    const force = booleanOption(ctx.args.options, 'force');
+    await forEachRef(ctx, ctx.args.positionals, async (ref) => {
+      await api.delete(`/nodes/${encodeURIComponent(ref)}`, force ? { force: 'true' } : {});
+      ctx.out(`${ref}\n`);
+    });
+  },
+};
+
 export const nodeCommands: CommandGroup = {
   name: 'node',
   description: 'Manage swarm nodes',
-  commands: [inspect, ls],
+  commands: [roleCommand('demote', 'worker'), inspect, ls, roleCommand('promote', 'manager'), rm, update],
 };

@@ -10,4 +10,13 @@ export interface DaemonOptions {
   hostname?: string;
   /** Bytes of the host's memory kept back for the system and never reserved by tasks. */
   systemReserveMemory?: number;
+  /** Default `ip:port` the node transport listens on once the node is in a cluster (init/join may say otherwise). */
+  listenAddr?: string;
+  /** Default address other nodes reach this one at (init/join may say otherwise). */
+  advertiseAddr?: string;
+  /** mDNS: `on` (the advertise address's interface), `off`, or interface names separated by commas. */
+  discovery?: string;
+  /** Dispatcher timings; shorter in tests, never longer than the defaults in practice. */
+  heartbeatMs?: number;
+  downAfterMs?: number;
 }

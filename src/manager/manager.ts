@@ -20,7 +20,7 @@ export interface ManagerOptions {
   nodeId: string;
   random: RandomSource;
   log: Logger;
-  /** Until multi-node membership lands, a manager has nobody to talk to. */
+  /** How Raft messages reach the other managers; a one-manager cluster may have none. */
   transport?: RaftTransport;
 }
 
@@ -29,7 +29,7 @@ const NO_PEERS: RaftTransport = { send() {}, onMessage: () => () => {} };
 export class Manager {
   readonly proposer: RaftProposer;
   readonly storage: DiskRaftStorage;
-  private readonly driver: RaftDriver;
+  readonly driver: RaftDriver;
   private readonly options: ManagerOptions;
 
   private constructor(options: ManagerOptions, storage: DiskRaftStorage, persisted: PersistedRaftState) {
@@ -66,6 +66,16 @@ export class Manager {
     const initial = bootstrapState([options.nodeId]);
     await storage.save({ hardState: initial.hardState, entries: initial.entries });
     return new Manager(options, storage, initial);
+  }
+
+  /**
+   * A manager that joins an existing cluster: it starts with an empty log and learns everything (membership
+   * included) from the leader, which adds it as a learner first.
+   */
+  static async join(options: ManagerOptions): Promise<Manager> {
+    const storage = new DiskRaftStorage({ dataDir: options.dataDir, log: options.log });
+    const persisted = await storage.load();
+    return new Manager(options, storage, persisted);
   }
 
   /**

@@ -20,6 +20,8 @@ export interface ReconcilerOptions {
   now?: () => number;
   /** Milliseconds between passes when nothing changes. */
   interval?: number;
+  /** Only the leader orchestrates; other managers would only race it. Default: always. */
+  isLeader?: () => boolean;
 }
 
 export class Reconciler {
@@ -34,7 +36,7 @@ export class Reconciler {
   });
 
   constructor(options: ReconcilerOptions) {
-    this.options = { now: Date.now, interval: 500, ...options };
+    this.options = { now: Date.now, interval: 500, isLeader: () => true, ...options };
   }
 
   start(): void {
@@ -58,7 +60,7 @@ export class Reconciler {
   async pass(): Promise<void> {
     const { proposer, random } = this.options;
     const state = proposer.state;
-    if (!state.swarm) return;
+    if (!state.swarm || !this.options.isLeader()) return;
     const ctx = { now: this.options.now(), random };
     const changes = orchestrate(state, ctx);
     schedule(Object.values(state.nodes), [...Object.values(state.tasks), ...changes.put.filter((t) => !state.tasks[t.ID])], changes, ctx);

@@ -29,6 +29,17 @@ export const TRANSPORT_REASONS = {
   auth_failed: 'invalid_argument',
   /** The session or handshake already failed or ended; nothing more is accepted on it. */
   closed: 'unavailable',
+  /** The peer did not finish the handshake, answer keepalive pings, or reply to a request in time. */
+  timeout: 'unavailable',
+  /**
+   * The node refused the connection before any handshake: a path it does not serve, a channel kind it does not
+   * accept from this address, too many handshakes from this address, or too many at once.
+   */
+  refused: 'unavailable',
+  /** No connection could be made: nothing listens at the address, or no route leads there. */
+  unreachable: 'unavailable',
+  /** The peer stopped reading: more than the limit waits to be sent to it. */
+  stalled: 'unavailable',
 } as const satisfies Record<string, ErrorCode>;
 
 export type TransportReason = keyof typeof TRANSPORT_REASONS;

@@ -1,25 +1,59 @@
 /**
- * Benchmark: the transport's pure protocol, in one process (no sockets). Complete handshakes per second (two
- * X25519 and four Ed25519 operations in tweetnacl, the cost a reconnect storm pays), and seal + open throughput of
- * bulk frames against a plain copy of the same bytes, the floor any transport pays. The goal in issue 4 (encrypted
- * stream ≥ 0.6× plain ws) is measured between daemons once the ws adapter exists; this shows the cipher's share.
- * SWARMLET_BENCH_TRANSPORT_MB (default 512) sets the volume per frame size.
+ * Benchmark: the node transport. First the pure protocol in one process (no sockets): complete handshakes per
+ * second (two X25519 and four Ed25519 operations in tweetnacl, the cost a reconnect storm pays), and seal + open
+ * throughput of bulk frames against a plain copy of the same bytes, the floor any transport pays.
+ *
+ * Then over real sockets on loopback, with the listening end in a worker thread so each end has its own event
+ * loop, as two nodes would:
+ *   - handshakes per second: dial + close, one dialer at a time and eight at once;
+ *   - encrypted stream throughput: SWARMLET_BENCH_TRANSPORT_STREAM_MB (default 256) MB in 64 KiB sendBytes on a
+ *     bulk channel, honoring backpressure, as a ratio of the same transfer over plain ws with the same message
+ *     size, the same ws options and the same backpressure rule (goal ≥ 0.6). Wall-clock rates swing with whatever
+ *     else runs on the machine, so each side's CPU time is measured too (its own thread, from /proc): bytes per
+ *     CPU-second of the busier side is the rate the transfer would reach with a core per side to itself;
+ *   - control latency: request/reply round trips on the control channel, idle, then while a bulk transfer
+ *     saturates the path. On bare loopback the path is the CPU, so the figure there is mostly thread scheduling.
+ *     A link is emulated too: a proxy that shapes each connection to LINK_MB_PER_S, as a link with per-flow fair
+ *     queueing (fq_codel, Linux's default) treats one bulk and one light flow. There the bulk connection's queue
+ *     (our high-water mark plus the kernel's socket buffers) is real, and the contrast row — the same requests
+ *     sent on the saturated bulk connection itself — shows what control would wait if it shared bulk's connection.
+ * SWARMLET_BENCH_TRANSPORT_MB (default 512) sets the in-process volume per frame size.
  */
 
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import { availableParallelism, loadavg } from 'node:os';
+import { isMainThread, parentPort, Worker } from 'node:worker_threads';
+import WebSocket, { WebSocketServer } from 'ws';
+import { silentLogger } from '../../src/util/logger.ts';
+import { dial, listen, type SecureChannel } from '../../src/transport/endpoint.ts';
+import { clientOptions } from '../../src/transport/dial.ts';
 import { FRAME_TYPE } from '../../src/transport/frames.ts';
 import { Initiator, Responder } from '../../src/transport/handshake.ts';
+import { resolveLimits, wsMaxPayload } from '../../src/transport/limits.ts';
 import { Session } from '../../src/transport/session.ts';
 import { options, testNode, trusting } from '../transport/helpers.ts';
-import { printTable, summary } from './lib/report.ts';
+import { security } from '../transport/socket-helpers.ts';
+import { printTable, summary, verdict } from './lib/report.ts';
 
 const volume = Number(process.env.SWARMLET_BENCH_TRANSPORT_MB ?? 512) * 1e6;
+const streamBytes = Number(process.env.SWARMLET_BENCH_TRANSPORT_STREAM_MB ?? 256) * 1e6;
+const MESSAGE_BYTES = 64 * 1024;
+const HIGH_WATER = 1 << 20;
+/** The emulated link for the latency figures: about a gigabit Ethernet's payload rate. */
+const LINK_MB_PER_S = 100;
+/** Bench limits: no handshake rate limit (the loop is one address), room for concurrent handshakes. */
+const LIMITS = { handshakesPerSecondPerAddress: Infinity, maxPendingHandshakes: 1024 };
+const random = (n: number) => new Uint8Array(randomBytes(n));
+
+// ---------------------------------------------------------------- in process, no sockets
 
 function handshakesPerSecond(seconds: number): number {
   const alice = testNode('alice');
   const bob = testNode('bob');
   const cluster = trusting(alice, bob);
-  const random = (n: number) => new Uint8Array(randomBytes(n));
   let done = 0;
   const start = performance.now();
   while (performance.now() - start < seconds * 1000) {
@@ -37,11 +71,11 @@ function handshakesPerSecond(seconds: number): number {
 
 /** MB/s of seal on one session and open on its peer, and of a plain copy, for one frame size. */
 function throughput(frameBytes: number): { sealOpen: number; copy: number } {
-  const key1 = new Uint8Array(randomBytes(32));
-  const key2 = new Uint8Array(randomBytes(32));
+  const key1 = random(32);
+  const key2 = random(32);
   const a = new Session({ sendKey: key1, receiveKey: key2 });
   const b = new Session({ sendKey: key2, receiveKey: key1 });
-  const payload = new Uint8Array(randomBytes(frameBytes));
+  const payload = random(frameBytes);
   const frames = Math.max(1, Math.floor(volume / frameBytes));
   let start = performance.now();
   for (let i = 0; i < frames; i++) {
@@ -58,12 +92,292 @@ function throughput(frameBytes: number): { sealOpen: number; copy: number } {
   return { sealOpen, copy };
 }
 
-const rate = handshakesPerSecond(3);
-const rows: (string | number)[][] = [];
-for (const size of [1024, 16 * 1024, 64 * 1024, 1 << 20]) {
-  const { sealOpen, copy } = throughput(size);
-  rows.push([`${size / 1024} KiB`, sealOpen.toFixed(0), copy.toFixed(0), (sealOpen / copy).toFixed(3)]);
+// ---------------------------------------------------------------- the listening end, in a worker
+
+/** CPU seconds (user + system) this thread has used; Linux's /proc, NaN elsewhere. */
+function threadCpuSeconds(): number {
+  try {
+    const fields = readFileSync('/proc/thread-self/stat', 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
 }
-printTable('transport: seal + open of bulk frames (one core, MB/s = 10^6 bytes/s)', ['frame', 'seal+open MB/s', 'copy MB/s', 'ratio'], rows);
-summary(`transport: ${rate.toFixed(0)} complete handshakes/s (both sides, one core)`);
-summary(`transport: seal+open ${rows.map((r) => `${r[0]} ${r[1]} MB/s`).join(', ')} (plain copy ${rows.map((r) => r[2]).join('/')} MB/s)`);
+
+/**
+ * Counts `expect` bytes (announced by the sender first), then answers {done, cpu}: the receiving thread's CPU
+ * seconds from the first byte to the last.
+ */
+function counter(answer: (reply: { done: number; cpu: number }) => void): { expect(bytes: number): void; add(bytes: number): void } {
+  let expect = Infinity;
+  let received = 0;
+  let cpuAtStart = NaN;
+  return {
+    expect(bytes) {
+      expect = bytes;
+      received = 0;
+      cpuAtStart = NaN;
+    },
+    add(bytes) {
+      if (received === 0) cpuAtStart = threadCpuSeconds();
+      received += bytes;
+      if (received >= expect) answer({ done: received, cpu: threadCpuSeconds() - cpuAtStart });
+    },
+  };
+}
+
+/**
+ * A TCP proxy that passes each connection's upstream bytes at `bytesPerSecond` at most (its own budget per
+ * connection: per-flow fair queueing), pausing the client socket while over budget so the queue builds where a
+ * real link's would: in the sender's socket buffers and behind its high-water mark.
+ */
+async function shapingProxy(targetPort: number, bytesPerSecond: number): Promise<number> {
+  const server = createServer((client) => {
+    const upstream = connect(targetPort, '127.0.0.1');
+    let nextFree = performance.now();
+    client.on('data', (chunk: Buffer) => {
+      upstream.write(chunk);
+      const now = performance.now();
+      nextFree = Math.max(nextFree, now) + (chunk.length / bytesPerSecond) * 1000;
+      if (nextFree - now > 1) {
+        client.pause();
+        setTimeout(() => client.resume(), nextFree - now);
+      }
+    });
+    upstream.on('data', (chunk: Buffer) => client.write(chunk));
+    for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
+      a.on('error', () => b.destroy());
+      a.on('close', () => b.destroy());
+    }
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return (server.address() as AddressInfo).port;
+}
+
+/**
+ * The worker: an encrypted listener (bob), a plain ws listener, and the shaping proxy in front of the encrypted
+ * one. Requests are echoed; bulk bytes and plain messages are counted.
+ */
+async function peer(): Promise<void> {
+  const secure = await listen({
+    host: '127.0.0.1', port: 0, log: silentLogger, limits: LIMITS,
+    security: () => security(testNode('bob')),
+    onChannel(channel) {
+      channel.onRequest((message) => message);
+      const count = counter((reply) => channel.send(reply));
+      channel.onMessage((message) => count.expect((message as { expect: number }).expect));
+      channel.onBytes((bytes) => count.add(bytes.length));
+    },
+  });
+  const plain = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, maxPayload: wsMaxPayload(resolveLimits()) });
+  await once(plain, 'listening');
+  plain.on('connection', (ws) => {
+    const count = counter((reply) => ws.send(JSON.stringify(reply)));
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) count.add((data as Buffer).length);
+      else count.expect(JSON.parse(data.toString()).expect);
+    });
+  });
+  const shaped = await shapingProxy(secure.port, LINK_MB_PER_S * 1e6);
+  parentPort!.postMessage({ secure: secure.port, plain: (plain.address() as AddressInfo).port, shaped });
+}
+
+// ---------------------------------------------------------------- the dialing end
+
+interface Transfer {
+  /** MB/s, wall clock, from the first send to the receiver's confirmation. */
+  rate: number;
+  /** CPU seconds of the sending and the receiving thread. */
+  senderCpu: number;
+  receiverCpu: number;
+}
+
+/** Sends `total` bytes in 64 KiB messages; `send` answers false above the high-water mark, `onDrain` resumes. */
+function pump(total: number, send: (chunk: Uint8Array) => boolean, onDrain: (resume: () => void) => void): Promise<void> {
+  const chunk = random(MESSAGE_BYTES);
+  let sent = 0;
+  return new Promise((resolve) => {
+    const go = () => {
+      while (sent < total) {
+        sent += chunk.length;
+        if (!send(chunk)) return;
+      }
+      resolve();
+    };
+    onDrain(go);
+    go();
+  });
+}
+
+/** `total` bytes over an encrypted bulk channel to `address`, until the far end confirms it has them all. */
+async function secureStream(address: string, total: number): Promise<Transfer> {
+  const channel = await dial(address, 'bulk', security(testNode('alice')), { limits: LIMITS });
+  const done = new Promise<{ cpu: number }>((resolve) => channel.onMessage((m) => resolve(m as { cpu: number })));
+  channel.send({ expect: total });
+  const cpu = threadCpuSeconds();
+  const start = performance.now();
+  await pump(total, (chunk) => channel.sendBytes(chunk), (resume) => channel.onDrain(resume));
+  const { cpu: receiverCpu } = await done;
+  const transfer = { rate: total / 1e6 / ((performance.now() - start) / 1000), senderCpu: threadCpuSeconds() - cpu, receiverCpu };
+  channel.close();
+  return transfer;
+}
+
+/** The same over plain ws: the dialer's ws options (or ws's defaults), the same backpressure rule. */
+async function plainStream(port: number, total: number, wsOptions: WebSocket.ClientOptions): Promise<Transfer> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/`, wsOptions);
+  await once(ws, 'open');
+  const done = once(ws, 'message');
+  ws.send(JSON.stringify({ expect: total }));
+  let buffered = 0;
+  let wantDrain = false;
+  let resume = () => {};
+  const cpu = threadCpuSeconds();
+  const start = performance.now();
+  await pump(total, (chunk) => {
+    buffered += chunk.length;
+    ws.send(chunk, () => {
+      buffered -= chunk.length;
+      if (wantDrain && buffered <= HIGH_WATER / 2) {
+        wantDrain = false;
+        resume();
+      }
+    });
+    if (buffered < HIGH_WATER) return true;
+    wantDrain = true;
+    return false;
+  }, (go) => { resume = go; });
+  const [reply] = (await done) as [Buffer];
+  const transfer = { rate: total / 1e6 / ((performance.now() - start) / 1000), senderCpu: threadCpuSeconds() - cpu, receiverCpu: JSON.parse(reply.toString()).cpu as number };
+  ws.close();
+  return transfer;
+}
+
+async function handshakeRate(address: string, seconds: number, concurrency: number): Promise<number> {
+  const alice = security(testNode('alice'));
+  let done = 0;
+  const start = performance.now();
+  const loop = async () => {
+    while (performance.now() - start < seconds * 1000) {
+      const channel = await dial(address, 'control', alice, { limits: LIMITS });
+      channel.close();
+      done++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, loop));
+  return done / ((performance.now() - start) / 1000);
+}
+
+/** Round trips of small requests on `channel`, one every `everyMs`, until `until` settles (or `count` are done). */
+async function latencies(channel: SecureChannel, everyMs: number, until: Promise<unknown> | null, count = 400): Promise<number[]> {
+  let over = false;
+  void until?.then(() => { over = true; });
+  const samples: number[] = [];
+  const message = { type: 'heartbeat', node: 'alice', seq: 0 };
+  while (!over && (until !== null || samples.length < count)) {
+    message.seq++;
+    const start = performance.now();
+    await channel.request(message, 10_000);
+    samples.push(performance.now() - start);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+  return samples;
+}
+
+/** Control latency while `bulkAddress` carries `total` bytes: on `control`, and (contrast) on the bulk channel itself. */
+async function underLoad(control: SecureChannel, bulkAddress: string, total: number): Promise<{ own: number[]; shared: number[] }> {
+  const own = await latencies(control, 5, secureStream(bulkAddress, total));
+  const bulk = await dial(bulkAddress, 'bulk', security(testNode('alice')), { limits: LIMITS });
+  const done = new Promise((resolve) => bulk.onMessage(resolve));
+  bulk.send({ expect: total });
+  const sending = pump(total, (chunk) => bulk.sendBytes(chunk), (resume) => bulk.onDrain(resume));
+  const shared = await latencies(bulk, 5, sending.then(() => done));
+  bulk.close();
+  return { own, shared };
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+const median = (values: number[]) => percentile(values, 50);
+const ms = (value: number) => value.toFixed(2);
+const mbPerCpuSecond = (total: number, t: Transfer) => total / 1e6 / Math.max(t.senderCpu, t.receiverCpu);
+
+async function main(): Promise<void> {
+  const rate = handshakesPerSecond(3);
+  const rows: (string | number)[][] = [];
+  for (const size of [1024, 16 * 1024, 64 * 1024, 1 << 20]) {
+    const { sealOpen, copy } = throughput(size);
+    rows.push([`${size / 1024} KiB`, sealOpen.toFixed(0), copy.toFixed(0), (sealOpen / copy).toFixed(3)]);
+  }
+  printTable('transport: seal + open of bulk frames (one core, MB/s = 10^6 bytes/s)', ['frame', 'seal+open MB/s', 'copy MB/s', 'ratio'], rows);
+  summary(`transport: ${rate.toFixed(0)} complete handshakes/s (both sides, one core)`);
+  summary(`transport: seal+open ${rows.map((r) => `${r[0]} ${r[1]} MB/s`).join(', ')} (plain copy ${rows.map((r) => r[2]).join('/')} MB/s)`);
+
+  const worker = new Worker(new URL(import.meta.url));
+  try {
+    const [ports] = (await once(worker, 'message')) as [{ secure: number; plain: number; shaped: number }];
+    const address = `127.0.0.1:${ports.secure}`;
+    console.log(`\ntransport: machine load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${availableParallelism()} CPU(s) before the socket runs`);
+
+    const sequential = await handshakeRate(address, 3, 1);
+    const concurrent = await handshakeRate(address, 3, 8);
+    printTable('transport: handshakes over loopback (dial + close; listener in another thread)', ['dialers at once', 'handshakes/s'], [
+      ['1', sequential.toFixed(0)], ['8', concurrent.toFixed(0)],
+    ]);
+    summary(`transport: ${sequential.toFixed(0)} handshakes/s over loopback one dialer at a time, ${concurrent.toFixed(0)}/s with 8 dialers`);
+
+    const plainOptions = clientOptions(resolveLimits());
+    const { generateMask: _zeroMask, ...maskedOptions } = plainOptions;
+    const runs = { secure: [] as Transfer[], plain: [] as Transfer[], masked: [] as Transfer[] };
+    for (let run = 0; run < 3; run++) {
+      runs.secure.push(await secureStream(address, streamBytes));
+      runs.plain.push(await plainStream(ports.plain, streamBytes, plainOptions));
+      runs.masked.push(await plainStream(ports.plain, streamBytes, maskedOptions));
+    }
+    const wall = (list: Transfer[]) => median(list.map((t) => t.rate));
+    const perCpu = (list: Transfer[]) => median(list.map((t) => mbPerCpuSecond(streamBytes, t)));
+    const cpuCell = (list: Transfer[], side: 'senderCpu' | 'receiverCpu') => median(list.map((t) => t[side] / (streamBytes / 1e9))).toFixed(2);
+    const streamRow = (name: string, list: Transfer[]) => [
+      name, wall(list).toFixed(0), list.map((t) => t.rate.toFixed(0)).join(' '), cpuCell(list, 'senderCpu'), cpuCell(list, 'receiverCpu'), perCpu(list).toFixed(0),
+    ];
+    printTable(`transport: ${streamBytes / 1e6} MB in 64 KiB messages over loopback, median of 3`, ['stream', 'MB/s', 'runs', 'send CPU-s/GB', 'receive CPU-s/GB', 'MB per CPU-s (busier side)'], [
+      streamRow('encrypted bulk channel', runs.secure),
+      streamRow('plain ws, same options (zero mask)', runs.plain),
+      streamRow('plain ws, ws defaults (random mask)', runs.masked),
+    ]);
+    const wallRatio = wall(runs.secure) / wall(runs.plain);
+    const cpuRatio = perCpu(runs.secure) / perCpu(runs.plain);
+    summary(`transport: encrypted stream ${wall(runs.secure).toFixed(0)} MB/s vs plain ws ${wall(runs.plain).toFixed(0)} MB/s = ${wallRatio.toFixed(2)}x wall clock (goal ≥ 0.6: ${verdict(wallRatio >= 0.6)}); per CPU-second of the busier side ${perCpu(runs.secure).toFixed(0)} vs ${perCpu(runs.plain).toFixed(0)} MB = ${cpuRatio.toFixed(2)}x (${verdict(cpuRatio >= 0.6)})`);
+
+    const control = await dial(address, 'control', security(testNode('alice')), { limits: LIMITS });
+    await latencies(control, 1, null, 100); // warm up
+    const idle = await latencies(control, 5, null, 400);
+    const loopback = await underLoad(control, address, Math.max(streamBytes, 512e6));
+    control.close();
+    const shapedAddress = `127.0.0.1:${ports.shaped}`;
+    const shapedControl = await dial(shapedAddress, 'control', security(testNode('alice')), { limits: LIMITS });
+    const shapedIdle = await latencies(shapedControl, 5, null, 200);
+    const link = await underLoad(shapedControl, shapedAddress, LINK_MB_PER_S * 3e6);
+    shapedControl.close();
+    const row = (name: string, samples: number[]) => [name, samples.length, ms(percentile(samples, 50)), ms(percentile(samples, 99)), ms(Math.max(...samples))];
+    printTable('transport: control request round trip (ms)', ['path, while', 'samples', 'p50', 'p99', 'max'], [
+      row('loopback, idle', idle),
+      row('loopback, bulk saturating its own connection (CPU-bound)', loopback.own),
+      row('  (contrast) the requests on that bulk connection', loopback.shared),
+      row(`${LINK_MB_PER_S} MB/s link, idle`, shapedIdle),
+      row(`${LINK_MB_PER_S} MB/s link, bulk saturating its own connection`, link.own),
+      row('  (contrast) the requests on that bulk connection', link.shared),
+    ]);
+    const p = (samples: number[]) => `${ms(percentile(samples, 50))}/${ms(percentile(samples, 99))}`;
+    summary(`transport: control round trip p50/p99 ms on a ${LINK_MB_PER_S} MB/s link: idle ${p(shapedIdle)}, bulk saturating ${p(link.own)}, (on the bulk connection itself ${p(link.shared)}); on bare loopback: idle ${p(idle)}, bulk saturating the CPUs ${p(loopback.own)}`);
+  } finally {
+    await worker.terminate();
+  }
+}
+
+if (isMainThread) await main();
+else await peer();

@@ -225,12 +225,19 @@ describe('swarmlet CLI against an API', () => {
     assert.deepEqual(JSON.parse(inspect.stdout), [node(NODE_ID, 'vm')]);
   });
 
-  it('init posts Docker\'s body and prints the node ID', async () => {
-    reply = (req) => (req.path === '/swarm/init' ? { body: NODE_ID } : { status: 404, body: { message: 'unexpected' } });
+  it('init posts Docker\'s body and prints the node ID and the worker join command', async () => {
+    const token = `SWLTKN-1-${'a'.repeat(50)}-${'b'.repeat(25)}`;
+    reply = (req) =>
+      req.path === '/swarm/init'
+        ? { body: NODE_ID }
+        : req.path === '/swarm'
+          ? { body: { ID: 'swarm1', Version: { Index: 3 }, JoinTokens: { Worker: token, Manager: 'other' } } }
+          : { status: 404, body: { message: 'unexpected' } };
     const result = await runCli(['init', '--advertise-addr', '10.0.0.5'], env());
-    assert.equal(result.code, 0);
+    assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, new RegExp(`^Swarm initialized: current node \\(${NODE_ID}\\) is now a manager\\.\n`));
-    assert.deepEqual(lastRequests(1)[0]!.body, { ListenAddr: '0.0.0.0:2377', AdvertiseAddr: '10.0.0.5', ForceNewCluster: false, Spec: {} });
+    assert.match(result.stdout, new RegExp(`swarmlet join --token ${token}\n`));
+    assert.deepEqual(lastRequests(2)[0]!.body, { ListenAddr: '', AdvertiseAddr: '10.0.0.5', ForceNewCluster: false, Spec: {} });
   });
 });
 

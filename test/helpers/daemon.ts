@@ -14,6 +14,12 @@ export const REPO = path.resolve(import.meta.dirname, '../..');
 export const EXECUTABLE = path.join(REPO, 'dist', 'swarmlet-linux-x64');
 export const TEST_IMAGE = 'swarmlet-test/busybox:1';
 
+/**
+ * Daemons started on this machine's own network (not in a harness host) keep mDNS off: discovery would speak on
+ * the machine's real network card. Cluster tests run their daemons inside namespaces, where it stays on the bridge.
+ */
+export const DISCOVERY_OFF = ['--discovery', 'off'];
+
 /** The command line that runs swarmlet: [file, ...args]. */
 export function swarmletCommand(): string[] {
   if (process.env.SWARMLET_TEST_FROM_SOURCE === '1') return [process.execPath, path.join(REPO, 'src', 'main.ts')];
@@ -69,7 +75,7 @@ export async function startDaemon(options: { dir?: string; env?: Record<string, 
   const dir = options.dir ?? (await makeTempDir());
   const socket = path.join(dir, 'swarmlet.sock');
   const dataDir = path.join(dir, 'data');
-  const child = spawn(file!, [...prefix, 'daemon', '--data-dir', dataDir, '--socket', socket, ...(options.args ?? [])], {
+  const child = spawn(file!, [...prefix, 'daemon', '--data-dir', dataDir, '--socket', socket, ...DISCOVERY_OFF, ...(options.args ?? [])], {
     env: swarmletEnv(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });

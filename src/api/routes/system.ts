@@ -8,7 +8,8 @@ import type { Router } from '../router.ts';
 
 /** Docker's ping header: the docker CLI enables its swarm commands only when it says `active/manager`. */
 export function swarmHeader(ctx: ApiContext): string {
-  return ctx.proposer.state.swarm ? 'active/manager' : 'inactive';
+  if (ctx.proposer.state.swarm) return 'active/manager';
+  return ctx.localNodeState() ? 'active/worker' : 'inactive';
 }
 
 function pingHeaders(ctx: ApiContext, res: ServerResponse): void {
@@ -24,6 +25,19 @@ function pingHeaders(ctx: ApiContext, res: ServerResponse): void {
 export function swarmInfo(ctx: ApiContext): Record<string, unknown> {
   const { swarm, nodes } = ctx.proposer.state;
   const self = nodes[ctx.nodeId];
+  const local = ctx.localNodeState();
+  if (!swarm && local) {
+    // A worker: it knows the managers it reports to, and nothing of the cluster state.
+    return {
+      NodeID: ctx.nodeId,
+      NodeAddr: '',
+      LocalNodeState: 'active',
+      // A manager that joined a moment ago holds no state yet, but it is a manager.
+      ControlAvailable: local.role === 'manager',
+      Error: '',
+      RemoteManagers: local.managers.map((m) => ({ NodeID: m.nodeId, Addr: m.addr })),
+    };
+  }
   if (!swarm) {
     return { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null };
   }
@@ -44,7 +58,7 @@ export function swarmInfo(ctx: ApiContext): Record<string, unknown> {
       UpdatedAt: swarm.UpdatedAt,
       Spec: swarm.Spec,
       TLSInfo: { TrustRoot: '', CertIssuerSubject: '', CertIssuerPublicKey: '' },
-      RootRotationInProgress: false,
+      RootRotationInProgress: swarm.RootRotationInProgress,
       DefaultAddrPool: swarm.DefaultAddrPool,
       SubnetSize: swarm.SubnetSize,
       DataPathPort: swarm.DataPathPort,
@@ -61,7 +75,7 @@ export function systemRoutes(router: Router, ctx: ApiContext): void {
   });
 
   router.add('GET', '/info', async ({ res }) => {
-    await ctx.proposer.read();
+    if (ctx.proposer.state.swarm || !ctx.localNodeState()) await ctx.proposer.read();
     const info = await ctx.engineInfo();
     sendJson(res, 200, { ...info, Swarm: swarmInfo(ctx) });
   });

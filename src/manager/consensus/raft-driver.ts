@@ -15,7 +15,7 @@ import { noLeader } from '../raft/errors.ts';
 import { type ProposeResult, RaftNode } from '../raft/raft.ts';
 import type { Ready } from '../raft/ready.ts';
 import type { PersistedRaftState, RaftStorage } from '../raft/storage.ts';
-import type { Entry, MemberId, Message } from '../raft/types.ts';
+import type { ConfChange, Entry, MemberId, Message } from '../raft/types.ts';
 
 /** Carries Raft messages between managers. Until multi-node membership lands, one manager sends nothing. */
 export interface RaftTransport {
@@ -51,6 +51,9 @@ export interface RaftDriverOptions {
 
 /** How long a request waits for a leader before failing: longer than an election with the default timings. */
 export const LEADER_WAIT_MS = 5_000;
+
+/** How often a linearizable read asks the leader again while it has no answer. */
+const READ_RETRY_MS = 300;
 
 export class RaftDriver {
   readonly node: RaftNode;
@@ -129,6 +132,22 @@ export class RaftDriver {
     return result;
   }
 
+  /** Proposes a membership change on the leader (RaftNode.proposeConfChange); resolves once it is applied here. */
+  async changeMembership(cc: ConfChange, timeoutMs = 10_000): Promise<void> {
+    const result = this.node.proposeConfChange(cc);
+    this.runner.kick();
+    if (result.status !== 'appended') return;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(noLeader()), timeoutMs);
+    });
+    try {
+      await Promise.race([this.waitApplied(result.index), expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /**
    * Resolves once a leader is known — at start-up and during an election that takes a moment — or fails with
    * Raft's "no leader" error after `timeoutMs`, so a caller is never left hanging on a cluster without quorum.
@@ -156,14 +175,25 @@ export class RaftDriver {
       timer = setTimeout(() => reject(noLeader()), Math.max(0, deadline - Date.now()));
     });
     try {
+      // The request to the leader travels like any message and may be lost (a connection still being made
+      // after a restart, say); unlike appends, nothing else would resend it, so it is asked again until answered.
+      let retry: NodeJS.Timeout | undefined;
       const index = await Promise.race([
         new Promise<number>((resolve) => {
           this.readWaiters.set(context, resolve);
-          this.node.readIndex(context);
-          this.runner.kick();
+          const ask = () => {
+            try {
+              this.node.readIndex(context);
+            } catch {
+              // No leader right now: the next attempt, or the deadline, decides.
+            }
+            this.runner.kick();
+          };
+          ask();
+          retry = setInterval(ask, READ_RETRY_MS);
         }),
         expired,
-      ]);
+      ]).finally(() => clearInterval(retry));
       await Promise.race([this.waitApplied(index), expired]);
     } finally {
       clearTimeout(timer);
@@ -195,10 +225,11 @@ export class RaftDriver {
 
   /** Retries until the write succeeds (a full disk is freed, say): nothing may go out before it is durable. */
   private async persist(rd: Ready): Promise<void> {
-    if (!rd.hardState && rd.entries.length === 0 && !rd.snapshot) return;
+    if (!rd.hardState && rd.entries.length === 0 && !rd.snapshot && !rd.committedEntries.some((entry) => entry.type === 'conf-change')) return;
     for (let attempt = 0; !this.stopped; attempt++) {
       try {
-        await this.options.storage.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot });
+        const durableCommit = rd.committedEntries.some((entry) => entry.type === 'conf-change');
+        await this.options.storage.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot, ...(durableCommit ? { durableCommit } : {}) });
         if (this.lastStorageError) this.options.log.info('raft storage writes again');
         this.lastStorageError = '';
         return;

@@ -24,6 +24,12 @@ export interface RaftUpdate {
   entries: Entry[];
   /** A snapshot received from the leader or taken locally; entries it covers may be dropped. */
   snapshot?: Snapshot;
+  /**
+   * Make the commit index durable now, not lazily: set when a membership change was committed. A member restarted
+   * from a commit index older than the change would otherwise rebuild the older membership — after a cluster grew
+   * from one manager, a lone voter that elects itself.
+   */
+  durableCommit?: boolean;
 }
 
 export interface RaftStorage {

@@ -57,7 +57,14 @@ export class StateMachine {
       case 'member.update': {
         const member = this.security().members[command.nodeId];
         if (!member) throw notFound(`node ${command.nodeId} is not a member`);
-        if (command.addr !== undefined) member.addr = command.addr;
+        if (command.addr !== undefined) {
+          member.addr = command.addr;
+          const node = this.current.nodes[command.nodeId];
+          if (node) {
+            node.Status = { ...node.Status, Addr: command.addr.replace(/:\d+$/, '') };
+            if (node.ManagerStatus) node.ManagerStatus = { ...node.ManagerStatus, Addr: command.addr };
+          }
+        }
         if (command.issuer !== undefined) member.issuer = command.issuer;
         this.bump();
         return;
@@ -123,13 +130,13 @@ export class StateMachine {
     const id = command.node.ID;
     if (security.revoked[id]) {
       throw conflict(
-        `node ${id} was removed from this cluster and cannot join it again with the same identity. On that node, ` +
-          'run "swarmlet leave --force", which gives it a new identity, then join again.',
+        `node ${id} was removed from this cluster and cannot join it again with the same identity. On that node, run ` +
+          '"swarmlet leave --force", stop swarmlet and move its data directory away (it then starts as a new node), and join again.',
       );
     }
     const known = security.members[id];
     if (known && (known.signingKey !== command.member.signingKey || known.agreementKey !== command.member.agreementKey)) {
-      throw conflict(`node ID ${id} already belongs to another node of this cluster; the joining node must get a new identity ("swarmlet leave --force") before joining`);
+      throw conflict(`node ID ${id} already belongs to another node of this cluster; the joining node must get a new identity (stop swarmlet on it and move its data directory away) before joining`);
     }
     const index = this.bump();
     const existing = this.current.nodes[id];

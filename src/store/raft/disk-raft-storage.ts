@@ -180,6 +180,13 @@ export class DiskRaftStorage implements RaftStorage {
           if (!keepsLog) await log.reset(newBase + 1);
         }
         await log.append(entries);
+        // After the entries, so the commit written can cover a membership change that arrived with them.
+        const commit = Math.min(this.commit, this.lastStored());
+        if (update.durableCommit && commit > this.durable.commit) {
+          const next = { ...this.durable, commit };
+          await this.hardStateFile.write(next);
+          this.durable = next;
+        }
       });
     });
   }

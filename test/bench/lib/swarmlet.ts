@@ -7,7 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { EXECUTABLE, makeTempDir, TEST_NODES_DIR } from '../../helpers/daemon.ts';
+import { DISCOVERY_OFF, EXECUTABLE, makeTempDir, TEST_NODES_DIR } from '../../helpers/daemon.ts';
 import { removeNodeContainers, swarmlet } from '../../helpers/docker.ts';
 import { request } from '../../helpers/unix-http.ts';
 import { defer } from './cleanup.ts';
@@ -40,7 +40,7 @@ export async function spawnDaemon(command: string[] = [EXECUTABLE], given?: stri
   const removeDir = given ? async () => {} : defer(`temp dir ${dir}`, () => fs.rm(dir, { recursive: true, force: true }));
   const socket = path.join(dir, 's.sock');
   const dataDir = path.join(dir, 'data');
-  const child = spawn(command[0]!, [...command.slice(1), 'daemon', '--data-dir', dataDir, '--socket', socket], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command[0]!, [...command.slice(1), 'daemon', '--data-dir', dataDir, '--socket', socket, ...DISCOVERY_OFF], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk));

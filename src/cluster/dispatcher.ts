@@ -1,0 +1,186 @@
+/**
+ * The leader's dispatcher: every other node keeps a session with it over its control channel. A session is a
+ * heartbeat every `heartbeatMs` (answered with the cluster's time, the node's role and the managers to fail over
+ * to), the node's assignments pushed whole whenever they change, and the node's task status reports, which the
+ * dispatcher commits.
+ *
+ * Liveness is decided here, in memory: a node not heard from for `downAfterMs` is marked down, one that is heard
+ * again is marked ready. Only these transitions reach the Raft log, never the heartbeats themselves, so an idle
+ * cluster writes nothing. A newly elected leader has heard from nobody yet: it gives every node one full
+ * `downAfterMs` from its election before judging, so a failover never marks the whole cluster down.
+ *
+ * A manager that is not the leader answers a session request with where the leader is.
+ */
+
+import type { Assignment } from '../agent/assignment.ts';
+import { describeError } from '../errors.ts';
+import type { RaftProposer } from '../manager/consensus/raft-proposer.ts';
+import type { ClusterState } from '../manager/state/cluster-state.ts';
+import type { NodeStatusChange, TaskStatusUpdate } from '../manager/state/commands.ts';
+import type { Disposer } from '../runtime/runtime.ts';
+import type { Logger } from '../util/logger.ts';
+import type { KnownManager } from './credentials.ts';
+import type { PeerMessage, PeerNetwork } from './peers.ts';
+
+export const DEFAULT_HEARTBEAT_MS = 1_000;
+/** Three missed heartbeats: a dead node is down within 3-3.5 s (Swarm: 13-16 s). */
+export const DEFAULT_DOWN_AFTER_MS = 3_000;
+
+export interface DispatcherOptions {
+  selfId: string;
+  proposer: RaftProposer;
+  peers: PeerNetwork;
+  isLeader(): boolean;
+  leaderId(): string;
+  log: Logger;
+  heartbeatMs?: number;
+  downAfterMs?: number;
+  /** Wall clock for timestamps and the cluster time handed out. */
+  now?: () => number;
+}
+
+/** What a node hears back from every heartbeat. */
+export interface SessionInfo {
+  leader: string;
+  /** The cluster's time (ms since the epoch): nodes without a real-time clock take theirs from it. */
+  now: number;
+  role: 'manager' | 'worker' | null;
+  managers: KnownManager[];
+  roots: string[];
+  heartbeatMs: number;
+}
+
+export function assignmentsFor(state: ClusterState, nodeId: string): Assignment[] {
+  const result: Assignment[] = [];
+  for (const task of Object.values(state.tasks)) {
+    if (task.NodeID !== nodeId || task.Status.State === 'pending') continue;
+    // A removed service's tasks only need stopping, which goes by label, not by name.
+    result.push({ task, serviceName: state.services[task.ServiceID]?.Spec.Name ?? task.ServiceID });
+  }
+  return result;
+}
+
+export function managersOf(state: ClusterState): KnownManager[] {
+  const members = state.security?.members ?? {};
+  return Object.values(state.nodes)
+    .filter((node) => node.Spec.Role === 'manager' && members[node.ID])
+    .map((node) => ({ nodeId: node.ID, addr: members[node.ID]!.addr }));
+}
+
+export class Dispatcher {
+  readonly #options: Required<DispatcherOptions>;
+  /** Monotonic time each node was last heard from. */
+  readonly #lastSeen = new Map<string, number>();
+  /** Assignments last pushed to each node, as JSON, so an unchanged set is not sent again. */
+  readonly #pushed = new Map<string, string>();
+  readonly #disposers: Disposer[] = [];
+  #leaderSince = 0;
+  #wasLeader = false;
+  #proposing = false;
+
+  constructor(options: DispatcherOptions) {
+    this.#options = { heartbeatMs: DEFAULT_HEARTBEAT_MS, downAfterMs: DEFAULT_DOWN_AFTER_MS, now: Date.now, ...options };
+  }
+
+  start(): void {
+    const { peers, proposer } = this.#options;
+    peers.handle('heartbeat', (message, channel) => this.#heartbeat(channel.peer.nodeId, message));
+    peers.handle('status', (message, channel) => this.#status(channel.peer.nodeId, message));
+    this.#disposers.push(proposer.watch(() => this.#pushAll()));
+    this.#disposers.push(peers.onConnect((nodeId) => this.#pushed.delete(nodeId)));
+    const timer = setInterval(() => this.#checkLiveness(), Math.max(100, Math.floor(this.#options.heartbeatMs / 2)));
+    timer.unref();
+    this.#disposers.push(() => clearInterval(timer));
+  }
+
+  stop(): void {
+    for (const dispose of this.#disposers.splice(0)) dispose();
+  }
+
+  info(nodeId: string): SessionInfo {
+    const state = this.#options.proposer.state;
+    return {
+      leader: this.#options.leaderId(),
+      now: this.#options.now(),
+      role: state.nodes[nodeId]?.Spec.Role ?? null,
+      managers: managersOf(state),
+      roots: state.security?.roots.map((root) => root.publicKey) ?? [],
+      heartbeatMs: this.#options.heartbeatMs,
+    };
+  }
+
+  #heartbeat(nodeId: string, message: PeerMessage): SessionInfo {
+    const state = this.#options.proposer.state;
+    if (this.#options.isLeader()) {
+      this.#lastSeen.set(nodeId, performance.now());
+      const node = state.nodes[nodeId];
+      if (node && node.Status.State !== 'ready') this.#propose([{ nodeId, state: 'ready', message: '' }]);
+      this.#pushTo(nodeId);
+      const addr = typeof message.addr === 'string' ? message.addr : undefined;
+      const member = state.security?.members[nodeId];
+      if (addr && member && member.addr !== addr) {
+        this.#options.proposer.propose({ type: 'member.update', nodeId, addr }).catch(() => {});
+      }
+    }
+    return this.info(nodeId);
+  }
+
+  async #status(nodeId: string, message: PeerMessage): Promise<{ ok: true }> {
+    if (!Array.isArray(message.updates)) throw new Error('a status report needs updates');
+    await this.#options.proposer.propose({
+      type: 'tasks.status',
+      nodeId,
+      updates: message.updates as TaskStatusUpdate[],
+      now: new Date(this.#options.now()).toISOString(),
+    });
+    return { ok: true };
+  }
+
+  #pushAll(): void {
+    if (!this.#options.isLeader()) return;
+    for (const nodeId of Object.keys(this.#options.proposer.state.nodes)) {
+      if (nodeId !== this.#options.selfId && this.#options.peers.isConnected(nodeId)) this.#pushTo(nodeId);
+    }
+  }
+
+  #pushTo(nodeId: string): void {
+    const assignments = assignmentsFor(this.#options.proposer.state, nodeId);
+    const json = JSON.stringify(assignments);
+    if (this.#pushed.get(nodeId) === json) return;
+    if (this.#options.peers.send(nodeId, { type: 'assignments', assignments })) this.#pushed.set(nodeId, json);
+  }
+
+  #checkLiveness(): void {
+    const leader = this.#options.isLeader();
+    if (leader && !this.#wasLeader) {
+      this.#leaderSince = performance.now();
+      this.#pushed.clear();
+    }
+    this.#wasLeader = leader;
+    if (!leader || this.#proposing) return;
+    const now = performance.now();
+    const changes: NodeStatusChange['changes'] = [];
+    for (const node of Object.values(this.#options.proposer.state.nodes)) {
+      if (node.ID === this.#options.selfId || node.Status.State !== 'ready') continue;
+      const heard = Math.max(this.#lastSeen.get(node.ID) ?? 0, this.#leaderSince);
+      if (now - heard > this.#options.downAfterMs) changes.push({ nodeId: node.ID, state: 'down', message: 'heartbeat failure' });
+    }
+    // The leader is alive by definition; after a restart or failover its own record may say otherwise.
+    const self = this.#options.proposer.state.nodes[this.#options.selfId];
+    if (self && self.Status.State !== 'ready') changes.push({ nodeId: self.ID, state: 'ready', message: '' });
+    if (changes.length > 0) this.#propose(changes);
+  }
+
+  #propose(changes: NodeStatusChange['changes']): void {
+    this.#proposing = true;
+    this.#options.proposer
+      .propose({ type: 'node.status', changes, now: new Date(this.#options.now()).toISOString() })
+      .then(() => {
+        for (const change of changes) if (change.state === 'down') this.#options.log.warn(`node ${change.nodeId} is down: no heartbeat for ${this.#options.downAfterMs} ms`);
+      })
+      .catch((err: unknown) => this.#options.log.warn(`could not record node status: ${describeError(err)}`))
+      .finally(() => {
+        this.#proposing = false;
+      });
+  }
+}
