@@ -2,8 +2,9 @@
 # `npm run bench`: figures, not pass/fail tests. Runs each test/bench/*.bench.ts on the pinned Node 22 against a
 # fresh build (the benchmarks measure the x64 executable's memory, start time and size), then prints every
 # benchmark's one-line summaries together. Each benchmark cleans up after itself (daemons, containers, temp dirs,
-# the Docker swarm it makes), also on failure or Ctrl-C. SWARMLET_BENCH_RUNS, SWARMLET_BENCH_STARTS and
-# SWARMLET_BENCH_CONCURRENCY tune the repetitions (see each file). Takes about 7 minutes.
+# the Docker swarm it makes), also on failure or Ctrl-C. SWARMLET_BENCH_RUNS, SWARMLET_BENCH_STARTS,
+# SWARMLET_BENCH_CONCURRENCY, SWARMLET_BENCH_FAILOVERS (Raft in one process) and SWARMLET_BENCH_CLUSTER_FAILOVERS
+# (real hosts) tune the repetitions (see each file). Takes about 8 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

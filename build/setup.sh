@@ -10,11 +10,12 @@ die() { echo "setup: $*" >&2; exit 1; }
 
 # Packages, with why: docker.io (the engine, only when none answers), busybox-static (the test image), qemu-user
 # and the arm64 cross libraries (run the arm64 executable here), binutils for both architectures (strip the
-# runtimes; one is native, the other a cross tool), iproute2/iptables/tcpdump (namespaced test hosts), tar/gzip
+# runtimes; one is native, the other a cross tool), iproute2/iptables/tcpdump (namespaced test hosts), faketime
+# (a test host whose clock is years behind, as a Raspberry Pi without a real-time clock boots), tar/gzip
 # (unpack and stage the runtimes), nodejs/npm (only when no node is on PATH: they bootstrap npm ci and the build
 # scripts; the tests and the executables use the pinned Node 22).
 packages=(busybox-static qemu-user libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross
-  binutils-aarch64-linux-gnu binutils-x86-64-linux-gnu iproute2 iptables tcpdump tar gzip)
+  binutils-aarch64-linux-gnu binutils-x86-64-linux-gnu iproute2 iptables tcpdump faketime tar gzip)
 engine_answers() { timeout 20 docker info >/dev/null 2>&1; }
 if ! command -v dockerd >/dev/null && ! engine_answers; then packages+=(docker.io); fi
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi

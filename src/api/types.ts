@@ -209,7 +209,7 @@ export interface SwarmSpec {
   Orchestration: { TaskHistoryRetentionLimit: number };
   Raft: { SnapshotInterval: number; KeepOldSnapshots: number; LogEntriesForSlowFollowers: number; ElectionTick: number; HeartbeatTick: number };
   Dispatcher: { HeartbeatPeriod: number };
-  CAConfig: { NodeCertExpiry: number };
+  CAConfig: { NodeCertExpiry: number; ForceRotate?: number };
   TaskDefaults: Record<string, unknown>;
   EncryptionConfig: { AutoLockManagers: boolean };
 }

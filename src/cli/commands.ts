@@ -11,7 +11,7 @@ import { booleanOption, stringOption } from './flags.ts';
 import { installCommand } from './install.ts';
 import { nodeCommands } from './node.ts';
 import { serviceCommands } from './service.ts';
-import { initCommand, joinCommand, joinTokenCommand, leaveCommand } from './swarm.ts';
+import { caCommand, initCommand, joinCommand, joinTokenCommand, leaveCommand } from './swarm.ts';
 
 /** What `swarmlet --version` and `swarmlet version` print. */
 export function versionLine(): string {
@@ -45,7 +45,7 @@ const install: CommandSpec = {
 };
 
 /** Commands at the top level: `swarmlet init`, `swarmlet daemon`... */
-export const ROOT_COMMANDS: CommandSpec[] = [initCommand, joinCommand, joinTokenCommand, leaveCommand, discoverCommand, daemonCommand, install, version];
+export const ROOT_COMMANDS: CommandSpec[] = [initCommand, joinCommand, joinTokenCommand, leaveCommand, caCommand, discoverCommand, daemonCommand, install, version];
 
 /** Command groups: `swarmlet service ...`, `swarmlet node ...`. */
 export const GROUPS: CommandGroup[] = [serviceCommands, nodeCommands];

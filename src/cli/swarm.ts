@@ -4,9 +4,9 @@
  */
 
 import type { Swarm } from '../api/types.ts';
-import { invalidArgument } from '../errors.ts';
+import { invalidArgument, unavailable } from '../errors.ts';
 import { parseDuration } from '../util/duration.ts';
-import type { CommandSpec } from './command.ts';
+import type { CommandContext, CommandSpec } from './command.ts';
 import { booleanOption, stringOption } from './flags.ts';
 
 /**
@@ -109,5 +109,47 @@ export const leaveCommand: CommandSpec = {
   async run(ctx) {
     await ctx.api().post('/swarm/leave', undefined, booleanOption(ctx.args.options, 'force') ? { force: 'true' } : {});
     ctx.out('Node left the swarm.\n');
+  },
+};
+
+/** Polls until the cluster says its root rotation is over: every node then holds a certificate from the new root. */
+async function waitForRotation(api: ReturnType<CommandContext['api']>, timeoutMs: number): Promise<Swarm> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const swarm = await api.get<Swarm>('/swarm');
+    if (!swarm.RootRotationInProgress) return swarm;
+    if (Date.now() > deadline) {
+      throw unavailable('the root key rotation is still in progress: some nodes have not renewed their certificates yet (are they down?). It finishes once they do; check with "swarmlet ca".');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+export const caCommand: CommandSpec = {
+  name: 'ca',
+  description: "Display and rotate the cluster's root key",
+  options: [
+    { name: 'rotate', description: 'Make a new root key; every node gets a certificate from it, then the old one is dropped' },
+    { name: 'detach', short: 'd', description: 'Exit immediately instead of waiting for the rotation to finish' },
+    { name: 'quiet', short: 'q', description: 'Only print the cluster digest' },
+  ],
+  async run(ctx) {
+    const { options } = ctx.args;
+    const api = ctx.api();
+    let swarm = await api.get<Swarm>('/swarm');
+    if (booleanOption(options, 'rotate')) {
+      const spec = { ...swarm.Spec, CAConfig: { ...swarm.Spec.CAConfig, ForceRotate: (swarm.Spec.CAConfig.ForceRotate ?? 0) + 1 } };
+      await api.post('/swarm/update', spec, { version: String(swarm.Version.Index) });
+      swarm = booleanOption(options, 'detach') ? await api.get<Swarm>('/swarm') : await waitForRotation(api, 120_000);
+    }
+    const digest = swarm.JoinTokens.Worker.split('-')[2] ?? '';
+    if (booleanOption(options, 'quiet')) {
+      ctx.out(`${digest}\n`);
+      return;
+    }
+    ctx.out(
+      `cluster root digest: ${digest}${swarm.RootRotationInProgress ? ' (rotation in progress)' : ''}\n` +
+        (booleanOption(options, 'rotate') ? 'The join tokens changed with the root: print them again with "swarmlet join-token worker" (or manager).\n' : ''),
+    );
   },
 };

@@ -149,9 +149,17 @@ export class ClusterNode {
   /** Resumes whatever this node was. */
   async start(): Promise<void> {
     if (this.#membership) {
-      await this.#startNetwork(this.#membership);
-      if (this.#membership.role === 'manager') await this.#becomeManager(false);
-      else this.#runAgent(this.#session!, this.#session!);
+      // No role change while the node resumes its own: a session answer arriving meanwhile would otherwise start
+      // a second manager on the same storage.
+      this.#changingRole = true;
+      try {
+        await this.#startNetwork(this.#membership);
+        if (this.#membership.role === 'manager') await this.#becomeManager(false);
+        else this.#runAgent(this.#session!, this.#session!);
+      } finally {
+        this.#changingRole = false;
+      }
+      void this.#checkRole();
     } else if (this.#manager) {
       // A lone manager from before node security: no peers, as it always ran.
       this.#manager.start();
@@ -205,6 +213,7 @@ export class ClusterNode {
       managers: [{ nodeId, addr: advertiseAddr }],
       clockOffsetMs: 0,
     };
+    this.#changingRole = true;
     try {
       this.#membership = membership;
       await this.#startNetwork(membership);
@@ -217,6 +226,8 @@ export class ClusterNode {
       // Leave no half-made cluster behind: the node stays out of any cluster, as before the call.
       await this.#teardown();
       throw err;
+    } finally {
+      this.#changingRole = false;
     }
     await this.#startManagerRoles(this.#manager);
     this.#changed();
@@ -258,9 +269,14 @@ export class ClusterNode {
     };
     await this.#file.write(membership);
     this.#membership = membership;
-    await this.#startNetwork(membership);
-    if (answer.role === 'manager') await this.#becomeManager(true);
-    else this.#runAgent(this.#session!, this.#session!);
+    this.#changingRole = true;
+    try {
+      await this.#startNetwork(membership);
+      if (answer.role === 'manager') await this.#becomeManager(true);
+      else this.#runAgent(this.#session!, this.#session!);
+    } finally {
+      this.#changingRole = false;
+    }
     this.#changed();
     log.info(`joined the cluster as a ${answer.role}`);
   }
@@ -486,7 +502,10 @@ export class ClusterNode {
     this.#session = session;
     session.start();
     clearInterval(this.#followTimer);
-    this.#followTimer = setInterval(() => void this.#followAddress().catch(() => {}), ADDRESS_CHECK_MS);
+    this.#followTimer = setInterval(() => {
+      void this.#followAddress().catch(() => {});
+      void this.#rotationStep().catch((err: unknown) => this.#options.log.warn(`root key rotation: ${describeError(err)}`));
+    }, ADDRESS_CHECK_MS);
     this.#followTimer.unref();
   }
 
@@ -511,7 +530,7 @@ export class ClusterNode {
         now: () => (manager ? Date.now() : null),
         isRevoked: (id) => Boolean(security()?.revoked[id]),
         signingKeyOf: (id) => security()?.members[id]?.signingKey,
-        acceptRoles: manager ? ['manager', 'worker'] : ['manager'],
+        acceptRoles: manager || membership.role === 'manager' ? ['manager', 'worker'] : ['manager'],
       }),
     };
   }
@@ -546,15 +565,37 @@ export class ClusterNode {
     this.#sessionRole = info.role;
     if (info.role && info.role !== membership.certificate.role) void this.#renew(`its role is now ${info.role}`);
     else if (this.#renewalDue(membership, offset)) void this.#renew('its certificate is due for renewal');
-    else if (!info.roots.includes(this.#issuerKey(membership.certificate) ?? '')) void this.#renew('the cluster rotated its root key');
+    else if (this.#issuedByOldRoot(membership.certificate, info.roots)) void this.#renew('the cluster is rotating its root key');
     void this.#checkRole();
   }
 
-  #issuerKey(certificate: Certificate): string | undefined {
-    return this.#membership?.roots.find((root) => {
-      const key = fromBase64url(root, KEY_BYTES);
-      return key && rootKeyDigest(key) === certificate.issuer;
-    });
+  /** Whether a newer root than the one that signed `certificate` is trusted (the last of `roots` is the newest). */
+  #issuedByOldRoot(certificate: Certificate, roots: string[]): boolean {
+    const newest = roots.at(-1);
+    const key = newest ? fromBase64url(newest, KEY_BYTES) : undefined;
+    return key !== undefined && rootKeyDigest(key) !== certificate.issuer;
+  }
+
+  /**
+   * The leader renews its own certificate in a root rotation (it has no session to learn of it from), and
+   * finishes the rotation once every member's certificate comes from the new root: the old root is then no
+   * longer trusted. Run on the address-check timer.
+   */
+  async #rotationStep(): Promise<void> {
+    const manager = this.#manager;
+    const membership = this.#membership;
+    const security = manager?.proposer.state.security;
+    if (!manager || !membership || !security || security.roots.length < 2) return;
+    if (manager.driver.node.status().role !== 'leader') return;
+    if (this.#issuedByOldRoot(membership.certificate, security.roots.map((root) => root.publicKey))) {
+      await this.#renew('the cluster is rotating its root key');
+      return;
+    }
+    const digest = clusterDigest(security);
+    const behind = Object.entries(security.members).filter(([, member]) => member.issuer !== digest);
+    if (behind.length > 0) return;
+    await manager.proposer.propose({ type: 'ca.finish', root: activeRoot(security).publicKey });
+    this.#options.log.info('root key rotation finished: every node holds a certificate from the new root; the old root is no longer trusted');
   }
 
   #renewalDue(membership: Membership, offset: number): boolean {

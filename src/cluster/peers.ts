@@ -40,6 +40,30 @@ export interface PeerNetworkOptions {
 
 const PROBE_TIMEOUT_MS = 1_500;
 const MAX_DIAL_BACKOFF_MS = 2_000;
+/** Requests in a row without an answer before a channel is taken to be stuck and closed. */
+const STUCK_AFTER_TIMEOUTS = 2;
+
+/**
+ * `promise`, or a rejection after `ms`: a guard so that no caller waits forever on a dial or channel that never
+ * settles. A value that arrives after the deadline is handed to `late` (a channel to close).
+ */
+function withDeadline<T>(promise: Promise<T>, ms: number, what: string, late?: (value: T) => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  let expired = false;
+  return Promise.race([
+    promise.then((value) => {
+      if (expired) late?.(value);
+      return value;
+    }),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        expired = true;
+        reject(Object.assign(new Error(`${what} within ${ms} ms`), { reason: 'timeout' }));
+      }, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
 /** Messages held for a peer while its channel is being made. */
 const MAX_WAITING_MESSAGES = 256;
 
@@ -56,6 +80,8 @@ export class PeerNetwork {
   readonly #requestHandlers = new Map<string, RequestHandler>();
   readonly #connectListeners = new Set<(nodeId: string) => void>();
   readonly #waiting = new Map<string, PeerMessage[]>();
+  readonly #warned = new Map<string, number>();
+  readonly #timeouts = new WeakMap<SecureChannel, number>();
   #server: TransportServer | null = null;
   #stopped = false;
 
@@ -132,8 +158,24 @@ export class PeerNetwork {
   }
 
   async request(nodeId: string, message: PeerMessage, timeoutMs: number): Promise<unknown> {
-    const channel = this.#open(nodeId) ?? (await this.connect(nodeId, timeoutMs));
-    return channel.request(message, timeoutMs);
+    const channel = this.#open(nodeId) ?? (await withDeadline(this.connect(nodeId, timeoutMs), timeoutMs + 500, `no channel to node ${nodeId}`));
+    try {
+      const answer = await channel.request(message, timeoutMs);
+      this.#timeouts.delete(channel);
+      return answer;
+    } catch (err) {
+      // A channel on which requests keep timing out is stuck, whatever TCP says: drop it, so the next request
+      // dials afresh instead of waiting for the keepalive to notice.
+      if ((err as { reason?: string }).reason === 'timeout') {
+        const count = (this.#timeouts.get(channel) ?? 0) + 1;
+        this.#timeouts.set(channel, count);
+        if (count >= STUCK_AFTER_TIMEOUTS) {
+          this.#options.log.warn(`closing the channel with node ${nodeId} at ${channel.remoteAddress}: ${count} requests in a row had no answer`);
+          channel.close('requests time out');
+        }
+      }
+      throw err;
+    }
   }
 
   /** The open channel to `nodeId`, dialling its known addresses in turn when there is none. */
@@ -164,7 +206,12 @@ export class PeerNetwork {
     for (const address of addresses) {
       if (this.#stopped) break;
       try {
-        const channel = await dial(address, 'control', this.#options.dialSecurity(), { timeoutMs, log: this.#options.log });
+        const channel = await withDeadline(
+          dial(address, 'control', this.#options.dialSecurity(), { timeoutMs, log: this.#options.log }),
+          timeoutMs + 1_000,
+          `dialling ${address} did not finish`,
+          (late) => late.close('dial abandoned'),
+        );
         if (channel.peer.nodeId !== nodeId) {
           channel.close('not the node that was dialled');
           throw new Error(`${address} is node ${channel.peer.nodeId}, not ${nodeId}`);
@@ -252,6 +299,11 @@ export class PeerNetwork {
   }
 
   #badMessage(channel: SecureChannel, what: string): void {
+    // Once a minute per peer and kind: a leader keeps sending Raft messages to a manager that was just demoted.
+    const key = `${channel.peer.nodeId} ${what}`;
+    const now = performance.now();
+    if ((this.#warned.get(key) ?? -Infinity) > now - 60_000) return;
+    this.#warned.set(key, now);
     this.#options.log.warn(`node ${channel.peer.nodeId} at ${channel.remoteAddress} sent ${what}; ignored`);
   }
 }

@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Node } from '../../src/api/types.ts';
+import { docker } from '../helpers/docker.ts';
 import { Harness, type Daemon, type Host } from './harness.ts';
 
 let harness: Harness;
@@ -139,6 +140,32 @@ describe('a cluster of real hosts', { timeout: 900_000 }, () => {
     const h4 = await harness.host('h4').docker(['ps', '-q', '--filter', 'label=com.docker.swarm.service.name=web']);
     const h5 = await harness.host('h5').docker(['ps', '-q', '--filter', 'label=com.docker.swarm.service.name=web']);
     assert.ok(h4.stdout.trim().length + h5.stdout.trim().length > 0, 'the workers run some of the tasks');
+  });
+
+  it('works with the stock docker CLI: node ls, node update --availability, node promote and demote', async () => {
+    const sock = daemon('h2').socket;
+    const dockerCli = async (args: string[]) => {
+      const result = await docker(args, sock);
+      assert.equal(result.code, 0, `docker ${args.join(' ')}: ${result.stderr}`);
+      return result.stdout;
+    };
+    const table = await dockerCli(['node', 'ls']);
+    assert.match(table, /h1\s+Ready\s+Active\s+Leader/);
+    assert.equal(table.trim().split('\n').length, 6, table);
+    await dockerCli(['node', 'update', '--availability', 'drain', '--label-add', 'disk=ssd', 'h5']);
+    const drained = byHost(await nodes('h1'), 'h5')!;
+    assert.equal(drained.Spec.Availability, 'drain');
+    assert.equal(drained.Spec.Labels?.disk, 'ssd');
+    await dockerCli(['node', 'update', '--availability', 'active', 'h5']);
+    // A worker promoted becomes a learner, then a voter once it has caught up; demoted, it leaves Raft again.
+    assert.match(await dockerCli(['node', 'promote', 'h5']), /promoted to a manager/);
+    await until('h5 to be a reachable manager', async () => byHost(await nodes('h1'), 'h5')?.ManagerStatus?.Reachability === 'reachable', 20_000);
+    await until('the promoted node to serve manager reads', async () => (await daemon('h5').api('GET', '/nodes')).status === 200, 20_000);
+    assert.match(await dockerCli(['node', 'demote', 'h5']), /demoted/);
+    await until('h5 to be a worker again', async () => {
+      const n = byHost(await nodes('h1'), 'h5');
+      return n?.Spec.Role === 'worker' && !n.ManagerStatus && (await daemon('h5').api('GET', '/nodes')).status === 503;
+    }, 20_000);
   });
 
   it('carries nothing in plaintext: a marker in a service\'s env is nowhere on the wire, a plaintext control is', async () => {
@@ -280,6 +307,48 @@ describe('a cluster of real hosts', { timeout: 900_000 }, () => {
     await sleep(2_000);
     assert.equal(byHost(await nodes('h1'), 'h5')?.Status.State, 'ready');
     await h4.stop();
+  });
+
+  it('admits a node whose clock is three years behind (no real-time clock) and runs its tasks', async () => {
+    // h4's machine, wiped, boots with its clock in the past, as a Raspberry Pi without an RTC does before NTP.
+    const h4 = daemon('h4');
+    await harness.host('h4').exec(['rm', '-rf', h4.dataDir]);
+    const skewed = await harness.host('h4').startDaemon([], {
+      env: { LD_PRELOAD: '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', FAKETIME: '-1095d', FAKETIME_DONT_RESET: '1' },
+    });
+    daemons.set('h4', skewed);
+    const date = await harness.host('h4').exec(['sh', '-c', 'LD_PRELOAD=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 FAKETIME=-1095d date +%Y']);
+    assert.ok(Number(date.stdout) <= new Date().getUTCFullYear() - 2, `the faked clock says ${date.stdout}`);
+    const token = (await cli('h3', ['join-token', '-q', 'worker'])).trim();
+    assert.match(await cli('h4', ['join', '--token', token]), /joined a swarm as a worker/);
+    await until('the skewed node to be Ready', async () => byHost(await nodes('h3'), 'h4')?.Status.State === 'ready', 20_000);
+    // It learned the cluster's time: its certificate is judged by the managers, and its renewals by that time.
+    const membership = JSON.parse((await harness.host('h4').exec(['cat', `${skewed.dataDir}/membership.json`])).stdout).data;
+    assert.ok(membership.clockOffsetMs > 1_000 * 86_400_000, `clock offset ${membership.clockOffsetMs} ms`);
+    await cli('h3', ['service', 'create', '--detach', '--name', 'on-skewed', '--constraint', 'node.hostname==h4', 'swarmlet-test/busybox:1', 'sleep', '100000']);
+    await until('the task on the skewed node to run', async () => {
+      const ps = await harness.host('h4').docker(['ps', '-q', '--filter', 'label=com.docker.swarm.service.name=on-skewed']);
+      return ps.stdout.trim() !== '';
+    }, 30_000);
+  });
+
+  it('rotates the root key without disconnecting anyone: every node moves to the new root, old tokens stop working', async () => {
+    const before = (await cli('h3', ['join-token', '-q', 'worker'])).trim();
+    const oldDigest = before.split('-')[2];
+    const out = await cli('h3', ['ca', '--rotate']);
+    const newDigest = (await cli('h3', ['ca', '-q'])).trim();
+    assert.notEqual(newDigest, oldDigest, out);
+    const after = (await cli('h3', ['join-token', '-q', 'worker'])).trim();
+    assert.equal(after.split('-')[2], newDigest, 'the tokens name the new root');
+    const swarm = await daemon('h3').api<{ RootRotationInProgress: boolean }>('GET', '/swarm');
+    assert.equal(swarm.body.RootRotationInProgress, false, 'every member renewed, so the old root was dropped');
+    // Nobody was cut off: every running node is still Ready a few heartbeats later (the skewed h4 included).
+    await sleep(4_000);
+    for (const n of await nodes('h3')) {
+      if (n.Description.Hostname !== 'h1' && n.Description.Hostname !== 'h5') continue;
+      assert.equal(n.Status.State, 'ready', `${n.Description.Hostname} after the rotation`);
+    }
+    assert.equal(byHost(await nodes('h3'), 'h4')?.Status.State, 'ready', 'the node with the skewed clock renewed too');
   });
 
   it('recovers with init --force-new-cluster after losing two of three managers', async () => {

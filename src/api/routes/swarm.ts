@@ -1,8 +1,8 @@
 /** /swarm: create, join, inspect, update (token rotation) and leave the cluster. */
 
-import { invalidArgument } from '../../errors.ts';
+import { conflict, invalidArgument } from '../../errors.ts';
 import { requireSwarm } from '../../manager/state/queries.ts';
-import { joinTokenText, newTokenRecord, activeRoot } from '../../manager/state/security.ts';
+import { activeRoot, joinTokenText, newRootKey, newTokenRecord } from '../../manager/state/security.ts';
 import type { ClusterState } from '../../manager/state/cluster-state.ts';
 import type { ApiContext } from '../context.ts';
 import { readJson, sendJson } from '../http.ts';
@@ -55,13 +55,26 @@ export function swarmRoutes(router: Router, ctx: ApiContext): void {
     res.writeHead(200).end();
   });
 
-  /** Docker's `swarm update`: here, join token rotation (`join-token --rotate`); the spec itself is kept. */
-  router.add('POST', '/swarm/update', async ({ res, query }) => {
+  /**
+   * Docker's `swarm update`: join token rotation (`join-token --rotate`) and root key rotation (`ca --rotate`,
+   * a higher CAConfig.ForceRotate); the rest of the spec is kept.
+   */
+  router.add('POST', '/swarm/update', async ({ req, res, query }) => {
+    // The body is the SwarmSpec, as Docker sends it.
+    const body = (await readJson(req)) as { CAConfig?: { ForceRotate?: unknown } } | undefined;
     await ctx.proposer.read();
     const state = ctx.proposer.state;
-    requireSwarm(state);
+    const swarm = requireSwarm(state);
     const version = Number(query.get('version'));
     if (!Number.isInteger(version)) throw invalidArgument('swarm update needs ?version= (the Version.Index you read)');
+    const forceRotate = body?.CAConfig?.ForceRotate;
+    if (typeof forceRotate === 'number' && forceRotate > (swarm.Spec.CAConfig.ForceRotate ?? 0)) {
+      if (swarm.RootRotationInProgress) throw conflict('a root key rotation is already in progress; wait for it to finish');
+      const now = new Date(ctx.now()).toISOString();
+      const root = newRootKey(ctx.random, now);
+      const tokens = { worker: newTokenRecord(root, 'worker', ctx.random), manager: newTokenRecord(root, 'manager', ctx.random) };
+      await ctx.proposer.propose({ type: 'ca.rotate', root, tokens, forceRotate });
+    }
     for (const role of ['worker', 'manager'] as const) {
       const flag = query.get(role === 'worker' ? 'rotateWorkerToken' : 'rotateManagerToken');
       if (flag !== 'true' && flag !== '1') continue;

@@ -65,6 +65,8 @@ export interface RotateRoot {
   type: 'ca.rotate';
   root: RootKeyRecord;
   tokens: Record<NodeRole, TokenRecord>;
+  /** Docker's Spec.CAConfig.ForceRotate as the request set it. */
+  forceRotate?: number;
 }
 
 export interface FinishRootRotation {

@@ -189,12 +189,13 @@ export class StateMachine {
   private nodeStatus(command: Extract<Command, { type: 'node.status' }>): void {
     const changes = command.changes.filter((change) => this.current.nodes[change.nodeId]);
     if (changes.length === 0) return;
-    const index = this.bump();
+    // Status is observed, not specified: it moves the cluster's index (watchers see it) but not the node's
+    // Version, so a `node update` read a moment earlier is not refused as out of sequence by a heartbeat.
+    this.bump();
     for (const change of changes) {
       const node = this.current.nodes[change.nodeId]!;
       node.Status = { ...node.Status, State: change.state, Message: change.message };
       node.UpdatedAt = command.now;
-      node.Version = { Index: index };
     }
   }
 
@@ -204,17 +205,18 @@ export class StateMachine {
     security.roots.push(command.root);
     security.tokens = command.tokens;
     this.current.swarm!.RootRotationInProgress = true;
+    if (command.forceRotate !== undefined) this.current.swarm!.Spec.CAConfig.ForceRotate = command.forceRotate;
     this.bumpSwarm();
   }
 
   private nodeReport(command: Extract<Command, { type: 'node.report' }>): void {
     const node = this.current.nodes[command.nodeId];
     if (!node) throw notFound(`node ${command.nodeId} not found`);
-    const index = this.bump();
+    // Like a status change, a report of what the node is leaves its Version (the spec's) alone.
+    this.bump();
     node.Description = command.description;
     node.Status = { State: 'ready', Addr: command.addr };
     node.UpdatedAt = command.now;
-    node.Version = { Index: index };
   }
 
   private serviceNamed(name: string) {
