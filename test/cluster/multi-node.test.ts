@@ -332,7 +332,7 @@ describe('a cluster of real hosts', { timeout: 900_000 }, () => {
     }, 30_000);
   });
 
-  it('rotates the root key without disconnecting anyone: every node moves to the new root, old tokens stop working', async () => {
+  it('rotates the root key without disconnecting anyone: every node moves to the new root and the tokens change', async () => {
     const before = (await cli('h3', ['join-token', '-q', 'worker'])).trim();
     const oldDigest = before.split('-')[2];
     const out = await cli('h3', ['ca', '--rotate']);
