@@ -1,0 +1,67 @@
+/**
+ * The peer network on loopback with real sockets: messages and requests by node ID, channels dialled on demand,
+ * a message sent while its channel is still being made delivered once it is up, and a node that is not there
+ * failing a request within its deadline instead of hanging the caller.
+ */
+
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { PeerNetwork, type PeerMessage } from '../../src/cluster/peers.ts';
+import { ed25519Identity } from '../../src/transport/handshake.ts';
+import { silentLogger } from '../../src/util/logger.ts';
+import { testNode, trusting } from '../transport/helpers.ts';
+
+const alice = testNode('alice');
+const bob = testNode('bob');
+const trust = trusting(alice, bob);
+const networks: PeerNetwork[] = [];
+const ports = new Map<string, number>();
+
+async function network(self: typeof alice): Promise<PeerNetwork> {
+  const security = { identity: ed25519Identity(self.certificate, self.keys.secretKey), verifyPeer: trust };
+  const peers = new PeerNetwork({
+    selfId: self.nodeId,
+    listenAddr: '127.0.0.1:0',
+    serverSecurity: (kind) => (kind === 'control' ? security : null),
+    dialSecurity: () => security,
+    addressesOf: (id) => (ports.has(id) ? [`127.0.0.1:${ports.get(id)}`] : id === 'ghost' ? ['127.0.0.1:1'] : []),
+    log: silentLogger,
+    dialTimeoutMs: 1_000,
+  });
+  await peers.start();
+  ports.set(self.nodeId, peers.port);
+  networks.push(peers);
+  return peers;
+}
+
+after(async () => {
+  for (const peers of networks) await peers.stop();
+});
+
+describe('peer network', () => {
+  it('sends, answers requests both ways, and holds a message sent while the channel is being made', async () => {
+    const a = await network(alice);
+    const b = await network(bob);
+    const received: PeerMessage[] = [];
+    b.on('note', (message, channel) => received.push({ ...message, from: channel.peer.nodeId }));
+    b.handle('add', (message) => ({ sum: (message.x as number) + (message.y as number) }));
+    a.handle('who', (_message, channel) => ({ you: channel.peer.nodeId }));
+    // No channel yet: the first send returns false but is delivered once the dial completes.
+    assert.equal(a.send('bob', { type: 'note', text: 'first' }), false);
+    assert.deepEqual(await a.request('bob', { type: 'add', x: 2, y: 3 }, 2_000), { sum: 5 });
+    assert.deepEqual(await b.request('alice', { type: 'who' }, 2_000), { you: 'bob' });
+    assert.equal(a.send('bob', { type: 'note', text: 'second' }), true);
+    const deadline = Date.now() + 2_000;
+    while (received.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.deepEqual(received.map((m) => [m.text, m.from]), [['first', 'alice'], ['second', 'alice']]);
+    assert.ok(a.isConnected('bob') && b.isConnected('alice'));
+  });
+
+  it('fails a request to a node that is not there within its deadline, and an unknown request type clearly', async () => {
+    const a = networks[0]!;
+    const started = Date.now();
+    await assert.rejects(a.request('ghost', { type: 'add', x: 1, y: 1 }, 500));
+    assert.ok(Date.now() - started < 3_000, `took ${Date.now() - started} ms`);
+    await assert.rejects(a.request('bob', { type: 'no-such-thing' }, 2_000), /unknown request type/);
+  });
+});
