@@ -11,6 +11,7 @@
 
 import { Agent } from '../agent/agent.ts';
 import type { AssignmentSource, StatusReporter } from '../agent/assignment.ts';
+import type { ManagerView } from '../api/context.ts';
 import type { NodeDescription } from '../api/types.ts';
 import { describeError, invalidArgument, SwarmletError, unavailable } from '../errors.ts';
 import { decodeCertificate, encodeCertificate, issueCertificate, type Certificate } from '../identity/certificate.ts';
@@ -107,9 +108,20 @@ export class ClusterNode {
   #peers: PeerNetwork | null = null;
   #session: NodeSession | null = null;
   #agent: Agent | null = null;
+  #agentSource: AssignmentSource | null = null;
+  /** The manager-only services (orchestration, dispatcher, admission, Raft membership), while this node manages. */
   #managerRoles: { stop(): Promise<void> } | null = null;
+  #admission: Admission | null = null;
+  /** The leader's own assignments, set once its manager has applied its log. */
+  #localDispatcher: LocalDispatcher | null = null;
+  #stopKeeper: (() => void) | null = null;
+  #disposeWatch: (() => void) | null = null;
+  /** Managers seen over mDNS, by node ID: their latest address. */
   #discovered = new Map<string, string>();
   #changingRole = false;
+  #renewing = false;
+  /** This node's role as the leader last said. */
+  #sessionRole: 'manager' | 'worker' | null = null;
   #stopped = false;
   #followTimer: NodeJS.Timeout | undefined;
 
@@ -298,7 +310,7 @@ export class ClusterNode {
   }
 
   /** Raft's view for `node ls`: who leads, who votes, who answers. Null on a node that is not a manager. */
-  managerView(): { leader: string; voters: string[]; learners: string[]; reachable(id: string): boolean } | null {
+  managerView(): ManagerView | null {
     const manager = this.#manager;
     if (!manager) return null;
     const status = manager.driver.node.status();
@@ -428,11 +440,6 @@ export class ClusterNode {
     };
   }
 
-  #admission: Admission | null = null;
-  #agentSource: AssignmentSource | null = null;
-  #localDispatcher: LocalDispatcher | null = null;
-  #stopKeeper: (() => void) | null = null;
-  #disposeWatch: (() => void) | null = null;
 
   #runAgent(source: AssignmentSource, reporter: StatusReporter): void {
     if (this.#agent && this.#agentSource === source) return;
@@ -604,9 +611,6 @@ export class ClusterNode {
     return expiresAt - clusterNow < (expiresAt - issuedAt) / 3;
   }
 
-  #renewing = false;
-  /** This node's role as the leader last said. */
-  #sessionRole: 'manager' | 'worker' | null = null;
 
   async #renew(why: string): Promise<void> {
     const membership = this.#membership;

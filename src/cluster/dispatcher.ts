@@ -12,9 +12,9 @@
  * A manager that is not the leader answers a session request with where the leader is.
  */
 
-import type { Assignment } from '../agent/assignment.ts';
 import { describeError } from '../errors.ts';
 import type { RaftProposer } from '../manager/consensus/raft-proposer.ts';
+import { assignmentsFor } from '../manager/dispatcher.ts';
 import type { ClusterState } from '../manager/state/cluster-state.ts';
 import type { NodeStatusChange, TaskStatusUpdate } from '../manager/state/commands.ts';
 import type { Disposer } from '../runtime/runtime.ts';
@@ -48,16 +48,6 @@ export interface SessionInfo {
   managers: KnownManager[];
   roots: string[];
   heartbeatMs: number;
-}
-
-export function assignmentsFor(state: ClusterState, nodeId: string): Assignment[] {
-  const result: Assignment[] = [];
-  for (const task of Object.values(state.tasks)) {
-    if (task.NodeID !== nodeId || task.Status.State === 'pending') continue;
-    // A removed service's tasks only need stopping, which goes by label, not by name.
-    result.push({ task, serviceName: state.services[task.ServiceID]?.Spec.Name ?? task.ServiceID });
-  }
-  return result;
 }
 
 export function managersOf(state: ClusterState): KnownManager[] {

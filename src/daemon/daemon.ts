@@ -1,6 +1,7 @@
 /**
- * `swarmlet daemon`: one node. It opens the state store, checks the engine, serves the API, and — once the node
- * is in a cluster — runs the manager's reconciler and the node's agent. It stops cleanly on SIGTERM/SIGINT,
+ * `swarmlet daemon`: one node. It opens the state store and the node identity, checks the engine, serves the API,
+ * starts mDNS discovery, and hands the rest to ClusterNode (src/cluster/cluster-node.ts): the peer network, the
+ * agent, and — on managers — the replicated state and the manager's services. It stops cleanly on SIGTERM/SIGINT,
  * leaving containers running: a restarted daemon adopts them.
  */
 

@@ -1,12 +1,25 @@
 /**
  * The dispatcher hands each node its assignments and takes its status reports. Here the node and the manager
- * share a process; the membership issue puts the encrypted transport between them without changing either side.
+ * share a process (the leader's own agent); src/cluster/dispatcher.ts serves the other nodes over the transport
+ * from the same assignmentsFor.
  */
 
 import type { Assignment, AssignmentSource, StatusReporter } from '../agent/assignment.ts';
 import type { Disposer } from '../runtime/runtime.ts';
+import type { ClusterState } from './state/cluster-state.ts';
 import type { TaskStatusUpdate } from './state/commands.ts';
 import type { Proposer } from './proposer.ts';
+
+/** A node's assignments in the cluster state: its tasks past scheduling, with their services' names. */
+export function assignmentsFor(state: ClusterState, nodeId: string): Assignment[] {
+  const result: Assignment[] = [];
+  for (const task of Object.values(state.tasks)) {
+    if (task.NodeID !== nodeId || task.Status.State === 'pending') continue;
+    // A removed service's tasks only need stopping, which goes by label, not by name.
+    result.push({ task, serviceName: state.services[task.ServiceID]?.Spec.Name ?? task.ServiceID });
+  }
+  return result;
+}
 
 export class LocalDispatcher implements AssignmentSource, StatusReporter {
   private readonly proposer: Proposer;
@@ -20,15 +33,7 @@ export class LocalDispatcher implements AssignmentSource, StatusReporter {
   }
 
   assignments(): Assignment[] {
-    const { tasks, services } = this.proposer.state;
-    const result: Assignment[] = [];
-    for (const task of Object.values(tasks)) {
-      if (task.NodeID !== this.nodeId || task.Status.State === 'pending') continue;
-      // A removed service's tasks only need stopping, which goes by label, not by name.
-      const serviceName = services[task.ServiceID]?.Spec.Name ?? task.ServiceID;
-      result.push({ task, serviceName });
-    }
-    return result;
+    return assignmentsFor(this.proposer.state, this.nodeId);
   }
 
   watch(onChange: () => void): Disposer {
