@@ -189,11 +189,28 @@ export interface NodeSpec {
   Availability: NodeAvailability;
 }
 
+/** An image a node's engine holds: what the scheduler needs to know whether the node can run a task. */
+export interface NodeImage {
+  /** The image ID, `sha256:…`. */
+  ID: string;
+  RepoTags: string[];
+  RepoDigests: string[];
+  /** As the image's config says it (`amd64`, `arm64`), not the engine's spelling of the machine. */
+  Platform: { OS: string; Architecture: string; Variant?: string };
+}
+
 export interface NodeDescription {
   Hostname: string;
   Platform: { Architecture: string; OS: string };
   Resources: { NanoCPUs: number; MemoryBytes: number };
   Engine: { EngineVersion: string; Labels?: Labels; Plugins?: Array<{ Type: string; Name: string }> };
+  /**
+   * swarmlet's addition: the images the node's engine holds. With no registry to pull from, a node can run only
+   * these. Absent in descriptions written before it was reported: the scheduler then assumes nothing is missing.
+   */
+  Images?: NodeImage[];
+  /** swarmlet's addition: false when the node's engine cannot enforce memory limits (its memory cgroup is off). */
+  MemoryLimit?: boolean;
 }
 
 export interface Node extends Meta {

@@ -359,10 +359,10 @@ export class ClusterNode {
     const { proposer, driver } = manager;
     const { nodeId, log, random } = this.#options;
     const isLeader = () => driver.node.status().role === 'leader';
-    const reconciler = new Reconciler({ proposer, random, log, isLeader });
-    reconciler.start();
     let dispatcher: Dispatcher | null = null;
     let raftMembership: RaftMembership | null = null;
+    const reconciler = new Reconciler({ proposer, random, log, isLeader, liveness: () => dispatcher?.liveness() });
+    reconciler.start();
     if (this.#peers) {
       dispatcher = new Dispatcher({
         selfId: nodeId,
@@ -371,6 +371,7 @@ export class ClusterNode {
         isLeader,
         leaderId: () => driver.node.leader,
         log,
+        onAvailable: () => reconciler.kick(),
         ...(this.#options.heartbeatMs ? { heartbeatMs: this.#options.heartbeatMs } : {}),
         ...(this.#options.downAfterMs ? { downAfterMs: this.#options.downAfterMs } : {}),
       });

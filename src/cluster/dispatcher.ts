@@ -9,6 +9,10 @@
  * cluster writes nothing. A newly elected leader has heard from nobody yet: it gives every node one full
  * `downAfterMs` from its election before judging, so a failover never marks the whole cluster down.
  *
+ * The same heartbeats say which nodes may take new tasks right now (see {@link NodeLiveness}): a node that missed
+ * its last heartbeat gets nothing new while it may be dead, and after an election nothing is placed until the
+ * ready nodes have checked in with the new leader.
+ *
  * A manager that is not the leader answers a session request with where the leader is.
  */
 
@@ -16,6 +20,7 @@ import { describeError } from '../errors.ts';
 import type { RaftProposer } from '../manager/consensus/raft-proposer.ts';
 import { assignmentsFor } from '../manager/dispatcher.ts';
 import type { ClusterState } from '../manager/state/cluster-state.ts';
+import type { NodeLiveness } from '../manager/plan.ts';
 import type { NodeStatusChange, TaskStatusUpdate } from '../manager/state/commands.ts';
 import type { Disposer } from '../runtime/runtime.ts';
 import type { Logger } from '../util/logger.ts';
@@ -37,6 +42,8 @@ export interface DispatcherOptions {
   downAfterMs?: number;
   /** Wall clock for timestamps and the cluster time handed out. */
   now?: () => number;
+  /** Called when a node that could not take new tasks is heard from again: placement may go on. */
+  onAvailable?: (nodeId: string) => void;
 }
 
 /** What a node hears back from every heartbeat. */
@@ -69,7 +76,7 @@ export class Dispatcher {
   #proposing = false;
 
   constructor(options: DispatcherOptions) {
-    this.#options = { heartbeatMs: DEFAULT_HEARTBEAT_MS, downAfterMs: DEFAULT_DOWN_AFTER_MS, now: Date.now, ...options };
+    this.#options = { heartbeatMs: DEFAULT_HEARTBEAT_MS, downAfterMs: DEFAULT_DOWN_AFTER_MS, now: Date.now, onAvailable: () => {}, ...options };
   }
 
   start(): void {
@@ -99,10 +106,44 @@ export class Dispatcher {
     };
   }
 
+  /** Which nodes may take new tasks now; undefined on a manager that does not lead. */
+  liveness(): NodeLiveness | undefined {
+    if (!this.#noteLeadership()) return undefined;
+    const now = performance.now();
+    const unavailable = new Set<string>();
+    let unheard = false;
+    for (const node of Object.values(this.#options.proposer.state.nodes)) {
+      if (node.ID === this.#options.selfId || node.Status.State !== 'ready') continue;
+      if (!this.#isAvailable(node.ID, now)) unavailable.add(node.ID);
+      if ((this.#lastSeen.get(node.ID) ?? -Infinity) < this.#leaderSince) unheard = true;
+    }
+    return { settling: unheard && now - this.#leaderSince <= this.#options.downAfterMs, unavailable };
+  }
+
+  /** Heard from by this leader, and within two heartbeat periods: one late heartbeat is allowed, two are not. */
+  #isAvailable(nodeId: string, now: number): boolean {
+    const seen = this.#lastSeen.get(nodeId) ?? -Infinity;
+    return seen >= this.#leaderSince && now - seen <= 2 * this.#options.heartbeatMs;
+  }
+
+  /** Whether this manager leads; notes when it started to, since nodes have been heard from only since then. */
+  #noteLeadership(): boolean {
+    const leader = this.#options.isLeader();
+    if (leader && !this.#wasLeader) {
+      this.#leaderSince = performance.now();
+      this.#pushed.clear();
+    }
+    this.#wasLeader = leader;
+    return leader;
+  }
+
   #heartbeat(nodeId: string, message: PeerMessage): SessionInfo {
     const state = this.#options.proposer.state;
-    if (this.#options.isLeader()) {
-      this.#lastSeen.set(nodeId, performance.now());
+    if (this.#noteLeadership()) {
+      const now = performance.now();
+      const wasAvailable = this.#isAvailable(nodeId, now);
+      this.#lastSeen.set(nodeId, now);
+      if (!wasAvailable) this.#options.onAvailable(nodeId);
       const node = state.nodes[nodeId];
       if (node && node.Status.State !== 'ready') this.#propose([{ nodeId, state: 'ready', message: '' }]);
       this.#pushTo(nodeId);
@@ -141,13 +182,7 @@ export class Dispatcher {
   }
 
   #checkLiveness(): void {
-    const leader = this.#options.isLeader();
-    if (leader && !this.#wasLeader) {
-      this.#leaderSince = performance.now();
-      this.#pushed.clear();
-    }
-    this.#wasLeader = leader;
-    if (!leader || this.#proposing) return;
+    if (!this.#noteLeadership() || this.#proposing) return;
     const now = performance.now();
     const changes: NodeStatusChange['changes'] = [];
     for (const node of Object.values(this.#options.proposer.state.nodes)) {

@@ -9,9 +9,8 @@ import type { RandomSource } from '../util/ids.ts';
 import type { Logger } from '../util/logger.ts';
 import { SerialRunner } from '../util/serial-runner.ts';
 import { isoTime } from './orchestrator/context.ts';
-import { orchestrate } from './orchestrator/orchestrate.ts';
+import { type NodeLiveness, plan } from './plan.ts';
 import type { Proposer } from './proposer.ts';
-import { schedule } from './scheduler/scheduler.ts';
 
 export interface ReconcilerOptions {
   proposer: Proposer;
@@ -22,6 +21,8 @@ export interface ReconcilerOptions {
   interval?: number;
   /** Only the leader orchestrates; other managers would only race it. Default: always. */
   isLeader?: () => boolean;
+  /** The leader's view of which nodes are alive now (its dispatcher's). Default: the recorded status alone. */
+  liveness?: () => NodeLiveness | undefined;
 }
 
 export class Reconciler {
@@ -36,7 +37,7 @@ export class Reconciler {
   });
 
   constructor(options: ReconcilerOptions) {
-    this.options = { now: Date.now, interval: 500, isLeader: () => true, ...options };
+    this.options = { now: Date.now, interval: 500, isLeader: () => true, liveness: () => undefined, ...options };
   }
 
   start(): void {
@@ -62,8 +63,7 @@ export class Reconciler {
     const state = proposer.state;
     if (!state.swarm || !this.options.isLeader()) return;
     const ctx = { now: this.options.now(), random };
-    const changes = orchestrate(state, ctx);
-    schedule(Object.values(state.nodes), [...Object.values(state.tasks), ...changes.put.filter((t) => !state.tasks[t.ID])], changes, ctx);
+    const changes = plan(state, ctx, this.options.liveness());
     if (changes.empty) return;
     const now = isoTime(ctx.now);
     if (changes.put.length > 0) await proposer.propose({ type: 'tasks.put', tasks: changes.put, now });

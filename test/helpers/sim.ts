@@ -4,8 +4,7 @@
  */
 
 import type { TaskState } from '../../src/api/types.ts';
-import { orchestrate } from '../../src/manager/orchestrator/orchestrate.ts';
-import { schedule } from '../../src/manager/scheduler/scheduler.ts';
+import { type NodeLiveness, plan } from '../../src/manager/plan.ts';
 import type { StateMachine } from '../../src/manager/state/state-machine.ts';
 import { seededRandom } from '../../src/util/ids.ts';
 import { iso } from './fixtures.ts';
@@ -26,18 +25,16 @@ export class Sim {
   }
 
   /** One reconcile pass, committed. Returns how many tasks it changed or deleted. */
-  reconcile(): number {
-    const ctx = { now: this.now, random: this.random };
-    const changes = orchestrate(this.state, ctx);
-    schedule(Object.values(this.state.nodes), [...Object.values(this.state.tasks), ...changes.put.filter((t) => !this.state.tasks[t.ID])], changes, ctx);
+  reconcile(liveness?: NodeLiveness): number {
+    const changes = plan(this.state, { now: this.now, random: this.random }, liveness);
     if (changes.put.length) this.machine.apply({ type: 'tasks.put', tasks: changes.put, now: iso(this.now) });
     if (changes.deletedIds.length) this.machine.apply({ type: 'tasks.delete', ids: changes.deletedIds });
     return changes.put.length + changes.deletedIds.length;
   }
 
   /** Reconciles until nothing changes (bounded, so a livelock fails the test instead of hanging it). */
-  settle(limit = 20): void {
-    for (let i = 0; i < limit; i++) if (this.reconcile() === 0) return;
+  settle(limit = 20, liveness?: NodeLiveness): void {
+    for (let i = 0; i < limit; i++) if (this.reconcile(liveness) === 0) return;
     throw new Error(`state did not settle in ${limit} passes`);
   }
 

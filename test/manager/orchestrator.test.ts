@@ -194,3 +194,91 @@ describe('global orchestrator', () => {
     assert.ok(live(sim, 'agent').every((t) => t.Status.State === 'assigned'));
   });
 });
+
+describe('self-healing when a node is lost', () => {
+  const setStatus = (sim: Sim, nodeId: string, state: 'down' | 'ready') =>
+    sim.machine.apply({ type: 'node.status', changes: [{ nodeId, state, message: state === 'down' ? 'heartbeat failure' : '' }], now: iso(sim.now) });
+
+  it('refills the slots of a down node elsewhere at once, and the slot keeps one live task when it returns', () => {
+    const sim = new Sim(clusterWith([node('n1'), node('n2'), node('n3')]), T0);
+    const s = spec('web', { replicas: 6 });
+    // A long restart delay: a lost node must not wait for it.
+    s.TaskTemplate.RestartPolicy = { Condition: 'any', Delay: 60_000_000_000, MaxAttempts: 1 };
+    sim.machine.apply({ type: 'service.create', id: 's1', spec: s, now: iso(T0) });
+    sim.settle();
+    sim.runAssigned();
+    const onN3 = live(sim, 'web').filter((t) => t.NodeID === 'n3');
+    assert.equal(onN3.length, 2);
+
+    setStatus(sim, 'n3', 'down');
+    sim.settle();
+    const current = live(sim, 'web');
+    assert.equal(current.length, 6);
+    assert.ok(current.every((t) => t.NodeID !== 'n3'), 'nothing new lands on the down node');
+    assert.deepEqual(current.map((t) => t.Slot).sort(), [1, 2, 3, 4, 5, 6]);
+    for (const lost of onN3) {
+      const task = sim.state.tasks[lost.ID]!;
+      assert.equal(task.DesiredState, 'shutdown');
+      assert.equal(task.Status.State, 'running', 'what a lost task does is unknown until its node reports');
+    }
+
+    // The node returns and its agent stops the replaced tasks: still six, one per slot, none on n3.
+    setStatus(sim, 'n3', 'ready');
+    sim.settle();
+    sim.runAssigned();
+    sim.settle();
+    assert.equal(live(sim, 'web').length, 6);
+    for (const lost of onN3) assert.equal(sim.state.tasks[lost.ID]!.Status.State, 'shutdown');
+    assert.ok(live(sim, 'web').every((t) => t.Status.State === 'running'));
+  });
+
+  it('does not count a lost node against the restart policy', () => {
+    const sim = new Sim(clusterWith([node('n1'), node('n2')]), T0);
+    const s = spec('job');
+    s.TaskTemplate.RestartPolicy = { Condition: 'on-failure', Delay: 0, MaxAttempts: 1 };
+    s.TaskTemplate.Placement = { Constraints: ['node.id!=n1'] };
+    sim.machine.apply({ type: 'service.create', id: 's1', spec: s, now: iso(T0) });
+    sim.settle();
+    sim.runAssigned();
+    // One real failure uses the only attempt.
+    sim.report(live(sim, 'job')[0]!.ID, 'failed', { exitCode: 1 });
+    sim.settle();
+    sim.runAssigned();
+    assert.equal(live(sim, 'job').length, 1);
+    // Losing the node is no failure of the task: it is replaced (pending until a node fits).
+    setStatus(sim, 'n2', 'down');
+    sim.settle();
+    const [replacement] = live(sim, 'job');
+    assert.ok(replacement, 'the slot is refilled');
+    assert.equal(replacement.Status.State, 'pending');
+    assert.match(replacement.Status.Err ?? '', /no suitable node/);
+    setStatus(sim, 'n2', 'ready');
+    sim.settle();
+    assert.equal(live(sim, 'job')[0]!.Status.State, 'assigned');
+  });
+
+  it('moves a global service off a down node and back when it returns', () => {
+    const sim = new Sim(clusterWith([node('n1'), node('n2')]), T0);
+    sim.machine.apply({ type: 'service.create', id: 's1', spec: { ...spec('agent'), Mode: { Global: {} } }, now: iso(T0) });
+    sim.settle();
+    sim.runAssigned();
+    const first = live(sim, 'agent').find((t) => t.NodeID === 'n2')!;
+    setStatus(sim, 'n2', 'down');
+    sim.settle();
+    assert.deepEqual(live(sim, 'agent').map((t) => t.NodeID), ['n1']);
+    assert.equal(sim.state.tasks[first.ID]!.DesiredState, 'shutdown');
+    setStatus(sim, 'n2', 'ready');
+    sim.settle();
+    assert.deepEqual(live(sim, 'agent').map((t) => t.NodeID).sort(), ['n1', 'n2']);
+  });
+
+  it('treats a task whose node is not in the cluster any more as lost', () => {
+    const sim = new Sim(clusterWith([node('n1'), node('n2')]), T0);
+    sim.machine.apply({ type: 'service.create', id: 's1', spec: spec('web', { replicas: 2 }), now: iso(T0) });
+    sim.settle();
+    sim.runAssigned();
+    delete sim.state.nodes.n2;
+    sim.settle();
+    assert.deepEqual(live(sim, 'web').map((t) => t.NodeID), ['n1', 'n1']);
+  });
+});
