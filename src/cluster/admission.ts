@@ -8,7 +8,7 @@
  * node without a real-time clock learns it.
  */
 
-import type { Node, NodeDescription } from '../api/types.ts';
+import type { Node } from '../api/types.ts';
 import { invalidArgument, unavailable } from '../errors.ts';
 import { issueCertificate, type Certificate } from '../identity/certificate.ts';
 import { fromBase64url } from '../identity/encoding.ts';
@@ -20,6 +20,7 @@ import type { ClusterState } from '../manager/state/cluster-state.ts';
 import type { Logger } from '../util/logger.ts';
 import type { KnownManager } from './credentials.ts';
 import { managersOf } from './dispatcher.ts';
+import { parseNodeDescription } from './node-report.ts';
 import type { PeerMessage } from './peers.ts';
 import { splitAddress } from './peers.ts';
 import type { SecureChannel } from '../transport/endpoint.ts';
@@ -80,8 +81,7 @@ export class Admission {
     const nodeId = channel.peer.nodeId;
     const agreementKey = fromBase64url(message.agreementKey, KEY_BYTES);
     if (!agreementKey) throw invalidArgument('the join request holds no X25519 key');
-    const description = message.description as NodeDescription | undefined;
-    if (!description || typeof description.Hostname !== 'string' || !description.Resources) throw invalidArgument('the join request has no node description');
+    const description = parseNodeDescription(message.description);
     const addr = joinerAddress(String(message.advertiseAddr ?? ''), channel.remoteAddress);
     const now = this.#now();
     const iso = new Date(now).toISOString();

@@ -34,6 +34,7 @@ import { nodeFilter } from '../agent/labels.ts';
 import { Admission } from './admission.ts';
 import { MembershipFile, type KnownManager, type Membership } from './credentials.ts';
 import { Dispatcher, managersOf, type SessionInfo } from './dispatcher.ts';
+import { NodeReporter } from './node-report.ts';
 import { requestJoin } from './join.ts';
 import { NodeSession } from './node-session.ts';
 import { PeerNetwork, splitAddress } from './peers.ts';
@@ -124,6 +125,8 @@ export class ClusterNode {
   #sessionRole: 'manager' | 'worker' | null = null;
   #stopped = false;
   #followTimer: NodeJS.Timeout | undefined;
+  /** Keeps the cluster's record of what this node is (images, labels, resources) current. */
+  #reporter: NodeReporter | null = null;
 
   private constructor(options: ClusterNodeOptions, file: MembershipFile, membership: Membership | null, manager: Manager | null) {
     this.#options = options;
@@ -455,6 +458,7 @@ export class ClusterNode {
 
   async #stopRoles(): Promise<void> {
     this.#session?.stop();
+    this.#reporter?.stop();
     const agent = this.#agent;
     this.#agent = null;
     this.#agentSource = null;
@@ -509,6 +513,9 @@ export class ClusterNode {
     });
     this.#session = session;
     session.start();
+    this.#reporter?.stop();
+    this.#reporter = new NodeReporter({ describe: () => this.#options.description(), send: (description) => session.describe(description), log });
+    this.#reporter.start();
     clearInterval(this.#followTimer);
     this.#followTimer = setInterval(() => {
       void this.#followAddress().catch(() => {});

@@ -18,13 +18,14 @@
 
 import { describeError } from '../errors.ts';
 import type { RaftProposer } from '../manager/consensus/raft-proposer.ts';
-import { assignmentsFor } from '../manager/dispatcher.ts';
+import { assignmentsFor, recordDescription } from '../manager/dispatcher.ts';
 import type { ClusterState } from '../manager/state/cluster-state.ts';
 import type { NodeLiveness } from '../manager/plan.ts';
 import type { NodeStatusChange, TaskStatusUpdate } from '../manager/state/commands.ts';
 import type { Disposer } from '../runtime/runtime.ts';
 import type { Logger } from '../util/logger.ts';
 import type { KnownManager } from './credentials.ts';
+import { parseNodeDescription } from './node-report.ts';
 import type { PeerMessage, PeerNetwork } from './peers.ts';
 
 export const DEFAULT_HEARTBEAT_MS = 1_000;
@@ -83,6 +84,7 @@ export class Dispatcher {
     const { peers, proposer } = this.#options;
     peers.handle('heartbeat', (message, channel) => this.#heartbeat(channel.peer.nodeId, message));
     peers.handle('status', (message, channel) => this.#status(channel.peer.nodeId, message));
+    peers.handle('describe', (message, channel) => this.#describe(channel.peer.nodeId, message));
     this.#disposers.push(proposer.watch(() => this.#pushAll()));
     this.#disposers.push(peers.onConnect((nodeId) => this.#pushed.delete(nodeId)));
     const timer = setInterval(() => this.#checkLiveness(), Math.max(100, Math.floor(this.#options.heartbeatMs / 2)));
@@ -164,6 +166,13 @@ export class Dispatcher {
       updates: message.updates as TaskStatusUpdate[],
       now: new Date(this.#options.now()).toISOString(),
     });
+    return { ok: true };
+  }
+
+  async #describe(nodeId: string, message: PeerMessage): Promise<{ ok: true }> {
+    if (!this.#options.isLeader()) throw new Error('not the leader');
+    const description = parseNodeDescription(message.description);
+    await recordDescription(this.#options.proposer, nodeId, description, new Date(this.#options.now()).toISOString());
     return { ok: true };
   }
 

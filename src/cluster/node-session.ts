@@ -9,6 +9,7 @@
  */
 
 import type { Assignment, AssignmentSource, StatusReporter } from '../agent/assignment.ts';
+import type { NodeDescription } from '../api/types.ts';
 import { describeError } from '../errors.ts';
 import type { TaskStatusUpdate } from '../manager/state/commands.ts';
 import type { Disposer } from '../runtime/runtime.ts';
@@ -27,10 +28,13 @@ export interface NodeSessionOptions {
   /** Whether this node leads the cluster itself (then there is nobody to heartbeat). */
   isLocalLeader(): boolean;
   /** The leader's own assignments and reports, read and committed locally: set on the leading manager. */
-  local(): (AssignmentSource & StatusReporter) | null;
+  local(): LocalSource | null;
   onInfo(info: SessionInfo): void;
   log: Logger;
 }
+
+/** What the leading manager serves its own node from its state instead of over the network. */
+export type LocalSource = AssignmentSource & StatusReporter & { describe(description: NodeDescription): Promise<void> };
 
 export class NodeSession implements AssignmentSource, StatusReporter {
   readonly #options: NodeSessionOptions;
@@ -81,7 +85,7 @@ export class NodeSession implements AssignmentSource, StatusReporter {
     return this.#localSource() !== null || this.#heard;
   }
 
-  #localSource(): (AssignmentSource & StatusReporter) | null {
+  #localSource(): LocalSource | null {
     return this.#options.isLocalLeader() ? this.#options.local() : null;
   }
 
@@ -95,6 +99,14 @@ export class NodeSession implements AssignmentSource, StatusReporter {
     if (local) return local.report(updates);
     for (const update of updates) this.#undelivered.set(update.taskId, update);
     await this.#flush();
+  }
+
+  /** Sends this node's description to the leader (see node-report.ts); rejects when it was not recorded. */
+  async describe(description: NodeDescription): Promise<void> {
+    const local = this.#localSource();
+    if (local) return local.describe(description);
+    if (!this.#leader) throw new Error('no leader to describe this node to yet');
+    await this.#options.peers.request(this.#leader, { type: 'describe', description }, 5_000);
   }
 
   async #flush(): Promise<void> {

@@ -17,7 +17,7 @@ import { EngineClient } from '../runtime/docker/engine-client.ts';
 import { StateStore } from '../store/state-store.ts';
 import { cryptoRandom, newId } from '../util/ids.ts';
 import { consoleLogger } from '../util/logger.ts';
-import { describeNode } from './node-description.ts';
+import { NodeDescriber } from './node-description.ts';
 import type { DaemonOptions } from './options.ts';
 
 export interface RunningDaemon {
@@ -36,7 +36,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const engineInfo = await runtime.info();
   const nodeId = store.data.node.id;
   const identity = await loadOrCreateIdentity(options.dataDir, { logger: log });
-  const description = () => runtime.info().then((info) => describeNode(info, options));
+  const describer = new NodeDescriber(runtime, options);
+  const description = () => describer.describe();
   if (!engineInfo.MemoryLimit) {
     log.warn('the engine cannot enforce memory limits (memory cgroup off): tasks would run unlimited');
   }

@@ -1,7 +1,7 @@
 /** A node's description, read from its engine: what the scheduler places against and `node inspect` shows. */
 
-import type { NodeDescription } from '../api/types.ts';
-import type { EngineInfo } from '../runtime/runtime.ts';
+import type { NodeDescription, NodeImage } from '../api/types.ts';
+import type { ContainerRuntime, EngineInfo } from '../runtime/runtime.ts';
 
 /** Engine labels arrive as `key=value` strings; constraints read them as a map. */
 export function parseEngineLabels(labels: string[]): Record<string, string> {
@@ -28,4 +28,44 @@ export function describeNode(info: EngineInfo, options: { hostname?: string; sys
     },
     Engine: { EngineVersion: info.ServerVersion, Labels: parseEngineLabels(info.Labels), Plugins: [] },
   };
+}
+
+/**
+ * Reads the whole description: the engine's info and the images it holds, with each image's platform. A
+ * platform needs one inspect per image; image IDs name content, so an ID's platform never changes and is read
+ * once. The images come sorted, so an unchanged engine describes itself identically every time.
+ */
+export class NodeDescriber {
+  readonly #runtime: ContainerRuntime;
+  readonly #options: { hostname?: string; systemReserveMemory?: number };
+  readonly #platforms = new Map<string, NodeImage['Platform']>();
+
+  constructor(runtime: ContainerRuntime, options: { hostname?: string; systemReserveMemory?: number }) {
+    this.#runtime = runtime;
+    this.#options = options;
+  }
+
+  async describe(): Promise<NodeDescription> {
+    const [info, listing] = await Promise.all([this.#runtime.info(), this.#runtime.listImages()]);
+    const images: NodeImage[] = [];
+    for (const image of listing) {
+      const platform = await this.#platformOf(image.id);
+      // Removed between the listing and the inspect: it is not there.
+      if (platform) images.push({ ID: image.id, RepoTags: [...image.repoTags].sort(), RepoDigests: [...image.repoDigests].sort(), Platform: platform });
+    }
+    const listed = new Set(listing.map((image) => image.id));
+    for (const id of this.#platforms.keys()) if (!listed.has(id)) this.#platforms.delete(id);
+    images.sort((a, b) => (a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0));
+    return { ...describeNode(info, this.#options), Images: images, MemoryLimit: info.MemoryLimit };
+  }
+
+  async #platformOf(id: string): Promise<NodeImage['Platform'] | undefined> {
+    const known = this.#platforms.get(id);
+    if (known) return known;
+    const image = await this.#runtime.inspectImage(id);
+    if (!image) return undefined;
+    const platform = { OS: image.os, Architecture: image.architecture, ...(image.variant ? { Variant: image.variant } : {}) };
+    this.#platforms.set(id, platform);
+    return platform;
+  }
 }

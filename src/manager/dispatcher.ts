@@ -5,6 +5,7 @@
  */
 
 import type { Assignment, AssignmentSource, StatusReporter } from '../agent/assignment.ts';
+import type { NodeDescription } from '../api/types.ts';
 import type { Disposer } from '../runtime/runtime.ts';
 import type { ClusterState } from './state/cluster-state.ts';
 import type { TaskStatusUpdate } from './state/commands.ts';
@@ -19,6 +20,14 @@ export function assignmentsFor(state: ClusterState, nodeId: string): Assignment[
     result.push({ task, serviceName: state.services[task.ServiceID]?.Spec.Name ?? task.ServiceID });
   }
   return result;
+}
+
+/** Records what a node says it is, unless the state already says exactly that. */
+export async function recordDescription(proposer: Proposer, nodeId: string, description: NodeDescription, now: string): Promise<void> {
+  const node = proposer.state.nodes[nodeId];
+  if (!node) throw new Error(`node ${nodeId} is not in the cluster`);
+  if (JSON.stringify(node.Description) === JSON.stringify(description)) return;
+  await proposer.propose({ type: 'node.describe', nodeId, description, now });
 }
 
 export class LocalDispatcher implements AssignmentSource, StatusReporter {
@@ -42,5 +51,9 @@ export class LocalDispatcher implements AssignmentSource, StatusReporter {
 
   async report(updates: TaskStatusUpdate[]): Promise<void> {
     await this.proposer.propose({ type: 'tasks.status', nodeId: this.nodeId, updates, now: new Date(this.now()).toISOString() });
+  }
+
+  async describe(description: NodeDescription): Promise<void> {
+    await recordDescription(this.proposer, this.nodeId, description, new Date(this.now()).toISOString());
   }
 }

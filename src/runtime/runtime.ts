@@ -76,9 +76,14 @@ export interface ImageSummary {
   id: string;
   os: string;
   architecture: string;
+  /** `v7` for 32-bit Raspberry Pi images, for example; empty when the image names none. */
+  variant: string;
   repoTags: string[];
   repoDigests: string[];
 }
+
+/** An image as the engine lists it: enough to know whether it changed, without its platform. */
+export type ImageListing = Pick<ImageSummary, 'id' | 'repoTags' | 'repoDigests'>;
 
 export interface SubscribeOptions {
   /** Milliseconds since the epoch; events from this time on are replayed before live ones. */
@@ -104,6 +109,8 @@ export interface ContainerRuntime {
   inspectContainer(id: string): Promise<ContainerDetails | undefined>;
   /** Undefined when the engine has no such image locally. Never contacts a registry. */
   inspectImage(ref: string): Promise<ImageSummary | undefined>;
+  /** Every image the engine holds (intermediate layers excepted). */
+  listImages(): Promise<ImageListing[]>;
   /**
    * Streams container events matching the label filters until disposed. `onError` is called once if the stream
    * breaks (e.g. the engine restarted); the caller resubscribes. Events are only promised from some moment after

@@ -19,6 +19,7 @@ import type {
   ContainerSummary,
   Disposer,
   EngineInfo,
+  ImageListing,
   ImageSummary,
   SubscribeOptions,
 } from '../../src/runtime/runtime.ts';
@@ -91,11 +92,12 @@ export class FakeRuntime implements ContainerRuntime {
   // ---- knobs ----
 
   /** Makes an image present, as `docker load` would. */
-  addImage(ref: string, platform: { os?: string; architecture?: string } = {}): ImageSummary {
+  addImage(ref: string, platform: { os?: string; architecture?: string; variant?: string } = {}): ImageSummary {
     const image: ImageSummary = {
       id: `sha256:${this.hex()}`,
       os: platform.os ?? 'linux',
       architecture: platform.architecture ?? 'amd64',
+      variant: platform.variant ?? '',
       repoTags: [ref],
       repoDigests: [],
     };
@@ -245,6 +247,11 @@ export class FakeRuntime implements ContainerRuntime {
     this.checkReachable();
     const image = this.images.get(ref) ?? [...this.images.values()].find((i) => i.id === ref || i.id === `sha256:${ref}`);
     return image && structuredClone(image);
+  }
+
+  async listImages(): Promise<ImageListing[]> {
+    this.checkReachable();
+    return [...this.images.values()].map(({ id, repoTags, repoDigests }) => ({ id, repoTags: [...repoTags], repoDigests: [...repoDigests] }));
   }
 
   subscribeEvents(

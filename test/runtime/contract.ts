@@ -121,6 +121,14 @@ export function runtimeContract(name: string, makeRuntime: () => Promise<Runtime
       assert.equal(await rt().inspectImage(`swarmlet-test/absent:${run}`), undefined);
     });
 
+    it('lists the images it holds, with their tags', async () => {
+      const listed = await rt().listImages();
+      const image = listed.find((entry) => entry.repoTags.includes(subject!.image));
+      assert.ok(image, `${subject!.image} should be listed`);
+      assert.equal(image.id, (await rt().inspectImage(subject!.image))!.id);
+      assert.ok(listed.every((entry) => entry.repoTags.every((tag) => !tag.startsWith('<none>'))));
+    });
+
     it('refuses to create from a missing image with not_found "No such image"', async () => {
       const ref = `swarmlet-test/absent:${run}`;
       await rejectsWithCode(rt().createContainer(options({ image: ref })), 'not_found', new RegExp(`No such image: ${ref}`));

@@ -88,6 +88,14 @@ export interface NodeReport {
   now: string;
 }
 
+/** What a node is changed (an image loaded, an engine label added): its description alone is replaced. */
+export interface DescribeNode {
+  type: 'node.describe';
+  nodeId: string;
+  description: NodeDescription;
+  now: string;
+}
+
 export interface CreateService {
   type: 'service.create';
   id: string;
@@ -140,6 +148,7 @@ export type Command =
   | InitSwarm
   | LeaveSwarm
   | NodeReport
+  | DescribeNode
   | JoinNode
   | UpdateNode
   | RemoveNode

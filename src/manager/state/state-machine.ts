@@ -46,6 +46,8 @@ export class StateMachine {
         return;
       case 'node.report':
         return this.nodeReport(command);
+      case 'node.describe':
+        return this.describeNode(command);
       case 'node.join':
         return this.joinNode(command);
       case 'node.update':
@@ -216,6 +218,15 @@ export class StateMachine {
     this.bump();
     node.Description = command.description;
     node.Status = { State: 'ready', Addr: command.addr };
+    node.UpdatedAt = command.now;
+  }
+
+  private describeNode(command: Extract<Command, { type: 'node.describe' }>): void {
+    const node = this.current.nodes[command.nodeId];
+    // A node removed while its report was on the way: nothing to describe.
+    if (!node) return;
+    this.bump();
+    node.Description = command.description;
     node.UpdatedAt = command.now;
   }
 

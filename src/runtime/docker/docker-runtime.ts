@@ -16,6 +16,7 @@ import type {
   ContainerSummary,
   Disposer,
   EngineInfo,
+  ImageListing,
   ImageSummary,
   SubscribeOptions,
 } from '../runtime.ts';
@@ -54,6 +55,13 @@ interface EngineImageInspect {
   Id: string;
   Os: string;
   Architecture: string;
+  Variant?: string;
+  RepoTags?: string[] | null;
+  RepoDigests?: string[] | null;
+}
+
+interface EngineImageListing {
+  Id: string;
   RepoTags?: string[] | null;
   RepoDigests?: string[] | null;
 }
@@ -208,6 +216,7 @@ export class DockerRuntime implements ContainerRuntime {
         id: body.Id,
         os: body.Os,
         architecture: body.Architecture,
+        variant: body.Variant ?? '',
         repoTags: body.RepoTags ?? [],
         repoDigests: body.RepoDigests ?? [],
       };
@@ -215,6 +224,13 @@ export class DockerRuntime implements ContainerRuntime {
       if (err instanceof SwarmletError && err.code === 'not_found') return undefined;
       throw err;
     }
+  }
+
+  async listImages(): Promise<ImageListing[]> {
+    const { body } = await this.client.request<EngineImageListing[]>('GET', '/images/json');
+    // An image with neither tag nor digest shows `<none>:<none>` in old engines' listings: it is not a reference.
+    const real = (refs: string[] | null | undefined) => (refs ?? []).filter((ref) => !ref.startsWith('<none>'));
+    return body.map((image) => ({ id: image.Id, repoTags: real(image.RepoTags), repoDigests: real(image.RepoDigests) }));
   }
 
   /** `onEvent` must not throw: if it does, the stream ends and the error goes to `onError`. */
