@@ -35,6 +35,7 @@ import { Admission } from './admission.ts';
 import { MembershipFile, type KnownManager, type Membership } from './credentials.ts';
 import { Dispatcher, managersOf, type SessionInfo } from './dispatcher.ts';
 import { NodeReporter } from './node-report.ts';
+import { AssignmentCache } from './assignment-cache.ts';
 import { requestJoin } from './join.ts';
 import { NodeSession } from './node-session.ts';
 import { PeerNetwork, splitAddress } from './peers.ts';
@@ -127,6 +128,8 @@ export class ClusterNode {
   #followTimer: NodeJS.Timeout | undefined;
   /** Keeps the cluster's record of what this node is (images, labels, resources) current. */
   #reporter: NodeReporter | null = null;
+  /** The last assignments pushed to this node, on disk: run when it restarts with no manager reachable. */
+  #cache: AssignmentCache | null = null;
 
   private constructor(options: ClusterNodeOptions, file: MembershipFile, membership: Membership | null, manager: Manager | null) {
     this.#options = options;
@@ -186,6 +189,7 @@ export class ClusterNode {
     this.#stopped = true;
     clearInterval(this.#followTimer);
     await this.#stopRoles();
+    await this.#cache?.flush();
     await this.#manager?.stop();
     await this.#peers?.stop();
   }
@@ -479,6 +483,8 @@ export class ClusterNode {
     this.#peers = null;
     this.#session = null;
     this.#membership = null;
+    await this.#cache?.remove();
+    this.#cache = null;
     await this.#file.remove();
     this.#changed();
   }
@@ -501,7 +507,11 @@ export class ClusterNode {
     });
     await peers.start();
     this.#peers = peers;
+    const cache = new AssignmentCache(this.#options.dataDir, log);
+    this.#cache = cache;
+    const cached = await cache.load();
     const session = new NodeSession({
+      cache: { cached, save: (assignments) => cache.save(assignments) },
       selfId: nodeId,
       peers,
       managers: () => this.knownManagers(),

@@ -6,6 +6,9 @@
  *
  * Status reports that cannot be delivered are kept (the newest per task) and sent on the next session, so a
  * task's "running" or "failed" is never lost to a failover.
+ *
+ * Pushed assignments are also cached on disk (assignment-cache.ts). A node that starts and finds no manager
+ * answering for OFFLINE_AFTER_BEATS heartbeats runs what the cache holds, until a leader pushes anew.
  */
 
 import type { Assignment, AssignmentSource, StatusReporter } from '../agent/assignment.ts';
@@ -31,7 +34,14 @@ export interface NodeSessionOptions {
   local(): LocalSource | null;
   onInfo(info: SessionInfo): void;
   log: Logger;
+  /** The period to beat at until a leader names its own. */
+  heartbeatMs?: number;
+  /** The assignments cached at the last run, and where to keep new ones. */
+  cache?: { cached: { savedAt: number; assignments: Assignment[] } | null; save(assignments: Assignment[]): void };
 }
+
+/** Heartbeats in a row that no manager answered before a restarted node runs its cached assignments. */
+export const OFFLINE_AFTER_BEATS = 3;
 
 /** What the leading manager serves its own node from its state instead of over the network. */
 export type LocalSource = AssignmentSource & StatusReporter & { describe(description: NodeDescription): Promise<void> };
@@ -50,10 +60,12 @@ export class NodeSession implements AssignmentSource, StatusReporter {
 
   constructor(options: NodeSessionOptions) {
     this.#options = options;
+    this.#heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     options.peers.on('assignments', (message, channel) => {
       if (channel.peer.nodeId !== this.#leader || !Array.isArray(message.assignments)) return;
       this.#assignments = message.assignments as Assignment[];
       this.#heard = true;
+      options.cache?.save(this.#assignments);
       this.notify();
     });
   }
@@ -78,11 +90,23 @@ export class NodeSession implements AssignmentSource, StatusReporter {
 
   assignments(): Assignment[] {
     const local = this.#localSource();
-    return local ? local.assignments() : this.#assignments;
+    if (local) {
+      // The leader's own assignments come from its state, not a push: cached all the same.
+      const assignments = local.assignments();
+      this.#options.cache?.save(assignments);
+      return assignments;
+    }
+    if (!this.#heard && this.#offline()) return this.#options.cache!.cached!.assignments;
+    return this.#assignments;
   }
 
   ready(): boolean {
-    return this.#localSource() !== null || this.#heard;
+    return this.#localSource() !== null || this.#heard || this.#offline();
+  }
+
+  /** No leader has pushed anything since this node started, none answers, and there is a cache to run from. */
+  #offline(): boolean {
+    return !this.#heard && this.#failures >= OFFLINE_AFTER_BEATS && !!this.#options.cache?.cached;
   }
 
   #localSource(): LocalSource | null {
@@ -140,7 +164,7 @@ export class NodeSession implements AssignmentSource, StatusReporter {
       try {
         const info = (await this.#options.peers.request(nodeId, { type: 'heartbeat', addr: this.#options.advertiseAddr() }, Math.max(1_000, this.#heartbeatMs))) as SessionInfo;
         this.#options.onInfo(info);
-        this.#heartbeatMs = info.heartbeatMs || DEFAULT_HEARTBEAT_MS;
+        this.#heartbeatMs = info.heartbeatMs || this.#heartbeatMs;
         if (!info.leader) continue; // an election is on: ask the others, or wait for the next beat
         if (info.leader !== nodeId) {
           // Not the leader: it says who is; try there next.
@@ -158,7 +182,15 @@ export class NodeSession implements AssignmentSource, StatusReporter {
       }
     }
     this.#failures += 1;
-    if (this.#failures === 3) this.#options.log.warn(`no manager answers (tried ${candidates.join(', ') || 'none known'}); still trying`);
+    if (this.#failures === OFFLINE_AFTER_BEATS) {
+      this.#options.log.warn(`no manager answers (tried ${candidates.join(', ') || 'none known'}); still trying`);
+      const cached = this.#options.cache?.cached;
+      if (!this.#heard && cached) {
+        const age = Math.max(0, Math.round((Date.now() - cached.savedAt) / 1000));
+        this.#options.log.warn(`running the ${cached.assignments.length} task(s) last assigned to this node (cached ${age} s ago) until a manager answers`);
+        this.notify();
+      }
+    }
   }
 
   #switchTo(leader: string): void {
