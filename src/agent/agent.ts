@@ -20,6 +20,15 @@ import { nodeFilter } from './labels.ts';
 import type { AgentAction } from './plan.ts';
 import { planAgent } from './plan.ts';
 
+/** The error a task ends with when the engine judged its container unhealthy. */
+export const UNHEALTHY = 'task: container unhealthy';
+
+/** What a task whose container runs but has not passed its healthcheck yet says in `service ps`. */
+const HEALTH_WAIT = 'waiting for the healthcheck to pass';
+
+/** A task's stop grace period in whole seconds, as the engine takes it (Swarm's default: 10 s). */
+const stopTimeoutSeconds = (assignment: Assignment) => Math.ceil((assignment.task.Spec.ContainerSpec.StopGracePeriod ?? 10_000_000_000) / 1e9);
+
 /** How long a status report may go uncommitted before the agent sends it again. */
 const REPORT_RETRY_MS = 5_000;
 
@@ -100,7 +109,8 @@ export class Agent {
     const dispose = runtime.subscribeEvents(
       nodeFilter(nodeId),
       (event) => {
-        if (!['die', 'start', 'destroy', 'oom', 'stop'].includes(event.action)) return;
+        const health = event.action.startsWith('health_status');
+        if (!health && !['die', 'start', 'destroy', 'oom', 'stop'].includes(event.action)) return;
         this.kick();
         // The engine may announce a death before its container list says so: look again a moment later.
         if (event.action === 'die' || event.action === 'oom') setTimeout(() => this.kick(), 250).unref();
@@ -212,13 +222,18 @@ export class Agent {
         return this.startExisting(action.assignment, action.containerId);
       case 'running': {
         const details = await runtime.inspectContainer(action.containerId);
-        return this.status(action.assignment, 'running', 'started', { containerId: action.containerId, pid: details?.pid });
+        const message = action.state === 'starting' ? HEALTH_WAIT : 'started';
+        return this.status(action.assignment, action.state, message, { containerId: action.containerId, pid: details?.pid });
+      }
+      case 'unhealthy': {
+        await runtime.stopContainer(action.containerId, stopTimeoutSeconds(action.assignment));
+        const details = await runtime.inspectContainer(action.containerId);
+        return this.status(action.assignment, 'failed', 'unhealthy', { err: UNHEALTHY, containerId: action.containerId, exitCode: details?.exitCode });
       }
       case 'exited':
         return this.observeExit(action.assignment, action.containerId);
       case 'stop': {
-        const grace = action.assignment.task.Spec.ContainerSpec.StopGracePeriod ?? 10_000_000_000;
-        await runtime.stopContainer(action.containerId, Math.ceil(grace / 1e9));
+        await runtime.stopContainer(action.containerId, stopTimeoutSeconds(action.assignment));
         const details = await runtime.inspectContainer(action.containerId);
         if (isTerminal(action.assignment.task.Status.State)) return undefined;
         return this.status(action.assignment, 'shutdown', 'shutdown', { containerId: action.containerId, exitCode: details?.exitCode });
@@ -260,6 +275,7 @@ export class Agent {
       return this.status(assignment, 'failed', 'starting', { err: describeError(err), containerId });
     }
     const details = await runtime.inspectContainer(containerId);
+    if (details?.health === 'starting') return this.status(assignment, 'starting', HEALTH_WAIT, { containerId, pid: details.pid });
     return this.status(assignment, 'running', 'started', { containerId, pid: details?.pid });
   }
 

@@ -41,5 +41,11 @@ export function containerOptions(assignment: Assignment, image: string): Contain
     stopSignal: spec.StopSignal,
     stopTimeout: Math.ceil(grace / 1e9),
     init: spec.Init,
+    healthcheck: spec.Healthcheck,
+    mounts: spec.Mounts,
+    capAdd: spec.CapabilityAdd,
+    capDrop: spec.CapabilityDrop,
+    devices: spec.Devices,
+    privileged: spec.Privileged,
   };
 }

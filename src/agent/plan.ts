@@ -16,8 +16,13 @@ export type AgentAction =
   | { kind: 'create'; assignment: Assignment }
   /** The container exists (perhaps made just before a crash) but never started. */
   | { kind: 'start'; assignment: Assignment; containerId: string }
-  /** The container runs: tell the manager (after a restart, this is adoption). */
-  | { kind: 'running'; assignment: Assignment; containerId: string }
+  /**
+   * The container runs: tell the manager (after a restart, this is adoption). A container whose healthcheck has
+   * not passed yet is `starting`; it counts as running once healthy, as in Swarm.
+   */
+  | { kind: 'running'; assignment: Assignment; containerId: string; state: 'starting' | 'running' }
+  /** The engine judged the container unhealthy: stop it and report the task failed; its restart policy decides. */
+  | { kind: 'unhealthy'; assignment: Assignment; containerId: string }
   /** The container ended on its own: read its exit code and report complete or failed. */
   | { kind: 'exited'; assignment: Assignment; containerId: string }
   /** The task should no longer run: stop the container (grace period), then report shutdown. */
@@ -45,7 +50,11 @@ function planTask(assignment: Assignment, container: ContainerSummary | undefine
     if (BEFORE_START.has(status)) return { kind: 'create', assignment };
     return { kind: 'report', assignment, state: 'failed', message: 'container vanished', err: 'task: container removed outside swarmlet' };
   }
-  if (running) return status === 'running' ? undefined : { kind: 'running', assignment, containerId: container.id };
+  if (running) {
+    if (container.health === 'unhealthy') return { kind: 'unhealthy', assignment, containerId: container.id };
+    const state = container.health === 'starting' ? 'starting' : 'running';
+    return status === state ? undefined : { kind: 'running', assignment, containerId: container.id, state };
+  }
   if (container.state === 'created' && status !== 'running') return { kind: 'start', assignment, containerId: container.id };
   return { kind: 'exited', assignment, containerId: container.id };
 }

@@ -66,6 +66,45 @@ export interface ContainerSpec {
   StopGracePeriod?: number;
   StopSignal?: string;
   Init?: boolean;
+  /** Docker's healthcheck; `Test: ['NONE']` turns off the image's own. Durations in nanoseconds. */
+  Healthcheck?: HealthConfig;
+  Mounts?: Mount[];
+  CapabilityAdd?: string[];
+  CapabilityDrop?: string[];
+  /**
+   * swarmlet's addition: host devices passed into the container — GPIO, I2C, a USB radio. Swarm has no way to do
+   * this (moby issue 24862).
+   */
+  Devices?: DeviceMapping[];
+  /** swarmlet's addition: a privileged container (swarmkit issue 1030). */
+  Privileged?: boolean;
+}
+
+export interface HealthConfig {
+  /** `['CMD', ...]`, `['CMD-SHELL', 'cmd']`, or `['NONE']`. */
+  Test?: string[];
+  Interval?: number;
+  Timeout?: number;
+  Retries?: number;
+  StartPeriod?: number;
+}
+
+export interface Mount {
+  Type: 'bind' | 'volume' | 'tmpfs';
+  /** The host path (bind) or the volume's name (volume); none for tmpfs or an anonymous volume. */
+  Source?: string;
+  Target: string;
+  ReadOnly?: boolean;
+  BindOptions?: { Propagation?: string };
+  VolumeOptions?: { NoCopy?: boolean; Labels?: Labels; DriverConfig?: { Name?: string; Options?: Record<string, string> } };
+  TmpfsOptions?: { SizeBytes?: number; Mode?: number };
+}
+
+export interface DeviceMapping {
+  PathOnHost: string;
+  PathInContainer: string;
+  /** `rwm` by default, as `docker run --device` has it. */
+  CgroupPermissions: string;
 }
 
 export interface TaskSpec {

@@ -105,11 +105,13 @@ export class NodeReporter {
       if (json === this.#delivered) return;
       await this.#options.send(description);
       this.#delivered = json;
-      if (this.#failures > 0) this.#options.log.info('node description recorded again');
       this.#failures = 0;
     } catch (err) {
-      // The engine restarting or no leader for a moment: the next check tries again. Said once, not every time.
-      if (this.#failures++ === 0) this.#options.log.debug(`node description not recorded yet: ${describeError(err)}`);
+      // The engine restarting, or no leader for a moment (at every start): the next check tries again. Said
+      // once, and loudly only when it goes on for a while.
+      this.#failures += 1;
+      if (this.#failures === 1) this.#options.log.debug(`node description not recorded yet: ${describeError(err)}`);
+      if (this.#failures === 10) this.#options.log.warn(`node description still not recorded: ${describeError(err)}`);
     } finally {
       this.#running = false;
     }

@@ -4,7 +4,7 @@
  * fake. Both pass the same contract suite (test/runtime/contract.ts).
  */
 
-import type { Labels } from '../api/types.ts';
+import type { DeviceMapping, HealthConfig, Labels, Mount } from '../api/types.ts';
 
 /** What the engine tells about its host; a node's description is made from it. */
 export interface EngineInfo {
@@ -42,7 +42,16 @@ export interface ContainerCreateOptions {
   /** Seconds. */
   stopTimeout?: number;
   init?: boolean;
+  healthcheck?: HealthConfig;
+  mounts?: Mount[];
+  capAdd?: string[];
+  capDrop?: string[];
+  devices?: DeviceMapping[];
+  privileged?: boolean;
 }
+
+/** A container's health as the engine judges it: `none` when it has no healthcheck. */
+export type ContainerHealth = 'none' | 'starting' | 'healthy' | 'unhealthy';
 
 export interface ContainerSummary {
   id: string;
@@ -51,6 +60,7 @@ export interface ContainerSummary {
   labels: Labels;
   /** created | restarting | running | removing | paused | exited | dead */
   state: string;
+  health: ContainerHealth;
 }
 
 export interface ContainerDetails extends ContainerSummary {

@@ -15,8 +15,8 @@ function assignment(id: string, state: TaskState, desired: TaskState = 'running'
   return { task, serviceName: 'web' };
 }
 
-const container = (taskId: string, state: string): ContainerSummary => ({
-  id: `c-${taskId}`, name: `web.1.${taskId}`, image: 'img', state, labels: { [LABEL.taskId]: taskId },
+const container = (taskId: string, state: string, health: ContainerSummary['health'] = 'none'): ContainerSummary => ({
+  id: `c-${taskId}`, name: `web.1.${taskId}`, image: 'img', state, health, labels: { [LABEL.taskId]: taskId },
 });
 
 const kinds = (assignments: Assignment[], containers: ContainerSummary[]) => planAgent(assignments, containers).map((a) => a.kind);
@@ -29,6 +29,19 @@ describe('agent plan', () => {
   it('adopts a container made just before a crash instead of making another', () => {
     assert.deepEqual(kinds([assignment('t1', 'assigned')], [container('t1', 'created')]), ['start']);
     assert.deepEqual(kinds([assignment('t1', 'assigned')], [container('t1', 'running')]), ['running']);
+  });
+
+  it('holds a task at starting until its healthcheck passes, and fails it when the engine judges it unhealthy', () => {
+    const [starting] = planAgent([assignment('t1', 'assigned')], [container('t1', 'running', 'starting')]);
+    assert.deepEqual(starting?.kind === 'running' && starting.state, 'starting');
+    assert.deepEqual(kinds([assignment('t1', 'starting')], [container('t1', 'running', 'starting')]), []);
+    const [healthy] = planAgent([assignment('t1', 'starting')], [container('t1', 'running', 'healthy')]);
+    assert.deepEqual(healthy?.kind === 'running' && healthy.state, 'running');
+    assert.deepEqual(kinds([assignment('t1', 'running')], [container('t1', 'running', 'healthy')]), []);
+    assert.deepEqual(kinds([assignment('t1', 'running')], [container('t1', 'running', 'unhealthy')]), ['unhealthy']);
+    assert.deepEqual(kinds([assignment('t1', 'starting')], [container('t1', 'running', 'unhealthy')]), ['unhealthy']);
+    // A task being stopped anyway is stopped, whatever its health.
+    assert.deepEqual(kinds([assignment('t1', 'running', 'shutdown')], [container('t1', 'running', 'unhealthy')]), ['stop']);
   });
 
   it('does nothing for a running task whose container runs', () => {

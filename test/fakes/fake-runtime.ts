@@ -113,6 +113,13 @@ export class FakeRuntime implements ContainerRuntime {
     this.engineInfo = { ...this.engineInfo, ...info };
   }
 
+  /** The container's healthcheck passes or fails, as the engine would judge it after its retries. */
+  setHealth(id: string, health: 'healthy' | 'unhealthy'): void {
+    const c = this.mustFind(id);
+    c.health = health;
+    this.emit(`health_status: ${health}`, c);
+  }
+
   /** The container's process ends on its own (it finished, crashed, or was OOM-killed: pass `oom`). */
   exitContainer(id: string, exitCode = 0, options: { error?: string; oom?: boolean } = {}): void {
     const c = this.mustFind(id);
@@ -158,7 +165,7 @@ export class FakeRuntime implements ContainerRuntime {
     this.checkReachable();
     return [...this.containers.values()]
       .filter((c) => matchesLabels(c.labels, labelFilters))
-      .map((c) => ({ id: c.id, name: c.name, image: c.image, labels: { ...c.labels }, state: c.state }));
+      .map((c) => ({ id: c.id, name: c.name, image: c.image, labels: { ...c.labels }, state: c.state, health: c.health }));
   }
 
   async createContainer(options: ContainerCreateOptions): Promise<string> {
@@ -181,6 +188,7 @@ export class FakeRuntime implements ContainerRuntime {
       image: options.image,
       labels: { ...options.labels },
       state: 'created',
+      health: 'none',
       running: false,
       pid: 0,
       exitCode: 0,
@@ -204,7 +212,10 @@ export class FakeRuntime implements ContainerRuntime {
       Object.assign(c, { state: c.state === 'created' ? 'created' : 'exited', exitCode: 127, error: failure.message });
       throw failure;
     }
-    Object.assign(c, { state: 'running', running: true, pid: 1000 + this.nextId++, exitCode: 0, error: '', startedAt: this.now() });
+    // A container with a healthcheck starts out "starting" until the test says how its checks go (setHealth).
+    const test = c.options.healthcheck?.Test;
+    const health = test && test.length > 0 && test[0] !== 'NONE' ? 'starting' : 'none';
+    Object.assign(c, { state: 'running', running: true, health, pid: 1000 + this.nextId++, exitCode: 0, error: '', startedAt: this.now() });
     this.emit('start', c);
   }
 
@@ -280,7 +291,7 @@ export class FakeRuntime implements ContainerRuntime {
   // ---- internals ----
 
   private halt(c: FakeContainer, exitCode: number, error: string): void {
-    Object.assign(c, { state: 'exited', running: false, pid: 0, exitCode, error, finishedAt: this.now() });
+    Object.assign(c, { state: 'exited', running: false, health: 'none', pid: 0, exitCode, error, finishedAt: this.now() });
     this.emit('die', c);
   }
 

@@ -108,6 +108,84 @@ describe('one-node cluster on the real engine', () => {
     assert.match(old.Status.Err ?? '', /non-zero exit \(137\)/);
   });
 
+  it('holds a task at starting until its healthcheck passes, and replaces one the engine finds unhealthy', async () => {
+    const ms = 1_000_000;
+    const check = (test: string[]) => ({ Healthcheck: { Test: test, Interval: 200 * ms, Timeout: 1_000 * ms, Retries: 1, StartPeriod: 0 } });
+    const healthy = await daemon.api('POST', '/services/create', {
+      ...serviceSpec('healthy', 1),
+      TaskTemplate: { ContainerSpec: { Image: TEST_IMAGE, Args: ['sleep', '3600'], ...check(['CMD-SHELL', 'test -e /tmp/ready']) } },
+    });
+    assert.equal(healthy.status, 201);
+    const [starting] = await waitFor('a task waiting for its healthcheck', async () => {
+      const tasks = await tasksOf(daemon, 'healthy');
+      return tasks[0]?.Status.State === 'starting' ? tasks : undefined;
+    });
+    const touched = await docker(['exec', starting!.Status.ContainerStatus!.ContainerID!, '/bin/sh', '-c', 'touch /tmp/ready']);
+    assert.equal(touched.code, 0, touched.stdout + touched.stderr);
+    const [ready] = await waitRunning(daemon, 'healthy', 1);
+    assert.equal(ready!.ID, starting!.ID, 'the same task, now running');
+
+    const sick = await daemon.api('POST', '/services/create', {
+      ...serviceSpec('sick', 1),
+      TaskTemplate: {
+        ContainerSpec: { Image: TEST_IMAGE, Args: ['sleep', '3600'], ...check(['CMD-SHELL', 'exit 1']) },
+        RestartPolicy: { Condition: 'any', Delay: 200 * ms },
+      },
+    });
+    assert.equal(sick.status, 201);
+    const failed = await waitFor('an unhealthy task replaced', async () => {
+      const tasks = await tasksOf(daemon, 'sick');
+      const ended = tasks.find((t) => t.Status.State === 'failed');
+      return ended && tasks.length >= 2 ? ended : undefined;
+    });
+    assert.equal(failed.Status.Err, 'task: container unhealthy');
+    const container = (await inspect([failed.Status.ContainerStatus!.ContainerID!]))[0]!;
+    assert.equal(container.State.Running, false, 'the unhealthy container was stopped');
+    await daemon.api('DELETE', '/services/healthy');
+    await daemon.api('DELETE', '/services/sick');
+  });
+
+  it('passes mounts, capabilities and host devices to the container, and rejects a device the node lacks', async () => {
+    const dir = await fs.mkdtemp(path.join(daemon.dir, 'bind-'));
+    const reply = await daemon.api('POST', '/services/create', {
+      ...serviceSpec('gpio', 1),
+      TaskTemplate: {
+        ContainerSpec: {
+          Image: TEST_IMAGE,
+          Args: ['sleep', '3600'],
+          Mounts: [{ Type: 'bind', Source: dir, Target: '/data', ReadOnly: true }],
+          CapabilityAdd: ['CAP_NET_ADMIN'],
+          CapabilityDrop: ['CAP_CHOWN'],
+          Devices: [{ PathOnHost: '/dev/null', PathInContainer: '/dev/radio0', CgroupPermissions: 'rwm' }],
+        },
+      },
+    });
+    assert.equal(reply.status, 201);
+    const [task] = await waitRunning(daemon, 'gpio', 1);
+    const container = (await inspect([task!.Status.ContainerStatus!.ContainerID!]))[0]!;
+    assert.deepEqual(container.HostConfig.Mounts, [{ Type: 'bind', Source: dir, Target: '/data', ReadOnly: true }]);
+    assert.deepEqual(container.HostConfig.CapAdd, ['CAP_NET_ADMIN']);
+    assert.deepEqual(container.HostConfig.CapDrop, ['CAP_CHOWN']);
+    assert.deepEqual(container.HostConfig.Devices, [{ PathOnHost: '/dev/null', PathInContainer: '/dev/radio0', CgroupPermissions: 'rwm' }]);
+    const ls = await docker(['exec', container.Id, '/bin/sh', '-c', 'test -c /dev/radio0']);
+    assert.equal(ls.code, 0, ls.stderr);
+
+    const missing = await daemon.api('POST', '/services/create', {
+      ...serviceSpec('no-radio', 1),
+      TaskTemplate: {
+        ContainerSpec: { Image: TEST_IMAGE, Args: ['sleep', '3600'], Devices: [{ PathOnHost: '/dev/swarmlet-absent', PathInContainer: '/dev/radio0', CgroupPermissions: 'rwm' }] },
+        RestartPolicy: { Condition: 'any', Delay: 10_000_000_000 },
+      },
+    });
+    assert.equal(missing.status, 201);
+    const rejected = await waitFor('the task without its device to fail', async () =>
+      (await tasksOf(daemon, 'no-radio')).find((t) => t.Status.State === 'rejected' || t.Status.State === 'failed'),
+    );
+    assert.match(rejected.Status.Err ?? '', /\/dev\/swarmlet-absent/);
+    await daemon.api('DELETE', '/services/gpio');
+    await daemon.api('DELETE', '/services/no-radio');
+  });
+
   it('keeps a task pending with the reason when its reservation does not fit', async () => {
     const reply = await daemon.api('POST', '/services/create', serviceSpec('huge', 1, { Resources: { Reservations: { MemoryBytes: 64 * 1024 * 1024 * MB } } }));
     assert.equal(reply.status, 201);

@@ -12,6 +12,7 @@ import type {
   ContainerCreateOptions,
   ContainerDetails,
   ContainerEvent,
+  ContainerHealth,
   ContainerRuntime,
   ContainerSummary,
   Disposer,
@@ -34,6 +35,17 @@ interface EngineContainerSummary {
   Image: string;
   Labels?: Labels | null;
   State: string;
+  /** `Up 3 seconds (healthy)`: the listing's only word on health. */
+  Status?: string;
+}
+
+const toHealth = (status: string | undefined): ContainerHealth =>
+  status === 'starting' || status === 'healthy' || status === 'unhealthy' ? status : 'none';
+
+/** The health the listing's status text ends with: `(healthy)`, `(unhealthy)`, `(health: starting)`. */
+export function healthOf(status: string | undefined): ContainerHealth {
+  const match = /\((healthy|unhealthy|health: starting)\)\s*$/.exec(status ?? '');
+  return toHealth(match?.[1]?.replace('health: ', ''));
 }
 
 interface EngineContainerInspect {
@@ -43,6 +55,7 @@ interface EngineContainerInspect {
   State: {
     Status: string;
     Running: boolean;
+    Health?: { Status?: string };
     Pid: number;
     ExitCode: number;
     Error: string;
@@ -95,6 +108,11 @@ export function createBody(options: ContainerCreateOptions): Record<string, unkn
   if (options.memoryReservation) hostConfig.MemoryReservation = options.memoryReservation;
   if (options.nanoCpus) hostConfig.NanoCpus = options.nanoCpus;
   if (options.init !== undefined) hostConfig.Init = options.init;
+  if (options.mounts?.length) hostConfig.Mounts = options.mounts;
+  if (options.capAdd?.length) hostConfig.CapAdd = options.capAdd;
+  if (options.capDrop?.length) hostConfig.CapDrop = options.capDrop;
+  if (options.devices?.length) hostConfig.Devices = options.devices;
+  if (options.privileged) hostConfig.Privileged = true;
   return {
     Image: options.image,
     Labels: options.labels,
@@ -108,6 +126,7 @@ export function createBody(options: ContainerCreateOptions): Record<string, unkn
     OpenStdin: options.openStdin,
     StopSignal: options.stopSignal,
     StopTimeout: options.stopTimeout,
+    ...(options.healthcheck ? { Healthcheck: options.healthcheck } : {}),
     HostConfig: hostConfig,
   };
 }
@@ -150,7 +169,7 @@ export class DockerRuntime implements ContainerRuntime {
     const { body } = await this.client.request<EngineContainerSummary[]>('GET', '/containers/json', {
       query: { all: true, filters: { label: labelFilters } },
     });
-    return body.map((c) => ({ id: c.Id, name: bareName(c.Names?.[0]), image: c.Image, labels: c.Labels ?? {}, state: c.State }));
+    return body.map((c) => ({ id: c.Id, name: bareName(c.Names?.[0]), image: c.Image, labels: c.Labels ?? {}, state: c.State, health: healthOf(c.Status) }));
   }
 
   async createContainer(options: ContainerCreateOptions): Promise<string> {
@@ -196,6 +215,7 @@ export class DockerRuntime implements ContainerRuntime {
         image: body.Config.Image,
         labels: body.Config.Labels ?? {},
         state: state.Status,
+        health: toHealth(state.Health?.Status),
         running: state.Running,
         pid: state.Pid,
         exitCode: state.ExitCode,
