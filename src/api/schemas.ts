@@ -10,6 +10,7 @@
 import * as v from 'valibot';
 import { invalidArgument } from '../errors.ts';
 import { parseConstraint } from '../manager/scheduler/constraints.ts';
+import { parsePreference } from '../manager/scheduler/preferences.ts';
 import type { ServiceSpec } from './types.ts';
 
 /** Docker refuses limits below 6 MB: the container could not even start. */
@@ -32,6 +33,19 @@ const constraint = v.pipe(
     if (!dataset.typed) return;
     try {
       parseConstraint(dataset.value);
+    } catch (err) {
+      addIssue({ message: (err as Error).message });
+    }
+  }),
+);
+
+/** `{"Spread": {"SpreadDescriptor": "node.labels.zone"}}`: the only strategy Swarm has. */
+const preference = v.pipe(
+  v.looseObject({ Spread: v.optional(v.looseObject({ SpreadDescriptor: v.optional(v.string()) })) }),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    try {
+      parsePreference(dataset.value as Parameters<typeof parsePreference>[0]);
     } catch (err) {
       addIssue({ message: (err as Error).message });
     }
@@ -77,7 +91,11 @@ const taskSpec = v.looseObject({
   Placement: v.optional(
     v.looseObject({
       Constraints: v.nullish(v.array(constraint)),
-      MaxReplicas: v.optional(count()),
+      Preferences: v.nullish(v.array(preference)),
+      MaxReplicas: v.optional(
+        v.pipe(v.number(), v.integer('must be a whole number'), v.minValue(0, 'must be 0 (no limit) or a positive number of tasks per node')),
+      ),
+      Platforms: v.nullish(v.array(v.looseObject({ Architecture: v.optional(v.string()), OS: v.optional(v.string()) }))),
     }),
   ),
   ForceUpdate: v.optional(count()),

@@ -8,7 +8,7 @@
  * one place. Building the spec is pure; sending it is the command's business.
  */
 
-import type { ContainerSpec, Labels, Resources, RestartPolicy, ServiceSpec, TaskSpec } from '../api/types.ts';
+import type { ContainerSpec, Labels, Placement, Resources, RestartPolicy, ServiceSpec, TaskSpec } from '../api/types.ts';
 import { invalidArgument } from '../errors.ts';
 import { parseDuration } from '../util/duration.ts';
 import { splitShellWords } from '../util/shell-words.ts';
@@ -33,6 +33,8 @@ export const CREATE_OPTIONS: OptionSpec[] = [
   { name: 'restart-window', value: 'DUR', description: 'Window used to evaluate the restart policy (ns|us|ms|s|m|h)' },
   { name: 'stop-grace-period', value: 'DUR', description: 'Time to wait before force killing a container (ns|us|ms|s|m|h) (default 10s)' },
   { name: 'constraint', value: 'EXPR', multiple: true, description: 'Placement constraints (e.g. node.role==manager)' },
+  { name: 'placement-pref', value: 'PREF', multiple: true, description: 'Add a placement preference (e.g. spread=node.labels.zone)' },
+  { name: 'replicas-max-per-node', value: 'N', description: 'Maximum number of tasks per node (default 0 = unlimited)' },
   { name: 'hostname', value: 'NAME', description: 'Container hostname' },
   { name: 'user', short: 'u', value: 'USER', description: 'Username or UID (format: <name|uid>[:<group|gid>])' },
   { name: 'workdir', short: 'w', value: 'DIR', description: 'Working directory inside the container' },
@@ -87,12 +89,11 @@ export function buildServiceSpec({ options, positionals }: ParsedArgs): ServiceS
     ...defined('StopGracePeriod', mapDefined(get('stop-grace-period'), parseDuration)),
   };
 
-  const constraints = listOption(options, 'constraint');
   const taskTemplate: TaskSpec = {
     ContainerSpec: containerSpec,
     ...defined('Resources', resources(get)),
     ...defined('RestartPolicy', restartPolicy(get)),
-    ...defined('Placement', constraints.length > 0 ? { Constraints: constraints } : undefined),
+    ...defined('Placement', placement(options, get('mode'))),
   };
 
   return {
@@ -110,6 +111,29 @@ function serviceMode(mode = 'replicated', replicas: string | undefined): NonNull
   }
   if (mode !== 'replicated') throw invalidArgument(`invalid --mode "${mode}": use replicated or global`);
   return { Replicated: { Replicas: replicas === undefined ? 1 : parseCount(replicas, 'replicas') } };
+}
+
+/** `--placement-pref STRATEGY=ARG`: Docker's form; the daemon checks the label it names. */
+export function parsePlacementPref(text: string): NonNullable<Placement['Preferences']>[number] {
+  const equals = text.indexOf('=');
+  if (equals < 0) throw invalidArgument(`invalid --placement-pref "${text}": use STRATEGY=ARG, e.g. spread=node.labels.zone`);
+  const strategy = text.slice(0, equals).trim().toLowerCase();
+  if (strategy !== 'spread') throw invalidArgument(`invalid --placement-pref "${text}": only spread is supported, e.g. spread=node.labels.zone`);
+  return { Spread: { SpreadDescriptor: text.slice(equals + 1) } };
+}
+
+function placement(options: ParsedArgs['options'], mode: string | undefined): Placement | undefined {
+  const constraints = listOption(options, 'constraint');
+  const preferences = listOption(options, 'placement-pref').map(parsePlacementPref);
+  const maxReplicas = mapDefined(stringOption(options, 'replicas-max-per-node'), (text) => parseCount(text, 'replicas-max-per-node'));
+  if (maxReplicas && mode === 'global') throw invalidArgument('--replicas-max-per-node can only be used with replicated mode');
+  const result: Placement = {
+    ...defined('Constraints', constraints.length > 0 ? constraints : undefined),
+    ...defined('Preferences', preferences.length > 0 ? preferences : undefined),
+    // 0 is no limit, which Docker leaves out of the spec.
+    ...defined('MaxReplicas', maxReplicas || undefined),
+  };
+  return Object.keys(result).length > 0 ? result : undefined;
 }
 
 function resources(get: (name: string) => string | undefined): Resources | undefined {

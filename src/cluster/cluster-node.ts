@@ -378,7 +378,7 @@ export class ClusterNode {
         isLeader,
         leaderId: () => driver.node.leader,
         log,
-        onAvailable: () => reconciler.kick(),
+        onResponsive: () => reconciler.kick(),
         ...(this.#options.heartbeatMs ? { heartbeatMs: this.#options.heartbeatMs } : {}),
         ...(this.#options.downAfterMs ? { downAfterMs: this.#options.downAfterMs } : {}),
       });

@@ -44,7 +44,7 @@ export interface DispatcherOptions {
   /** Wall clock for timestamps and the cluster time handed out. */
   now?: () => number;
   /** Called when a node that could not take new tasks is heard from again: placement may go on. */
-  onAvailable?: (nodeId: string) => void;
+  onResponsive?: (nodeId: string) => void;
 }
 
 /** What a node hears back from every heartbeat. */
@@ -77,7 +77,7 @@ export class Dispatcher {
   #proposing = false;
 
   constructor(options: DispatcherOptions) {
-    this.#options = { heartbeatMs: DEFAULT_HEARTBEAT_MS, downAfterMs: DEFAULT_DOWN_AFTER_MS, now: Date.now, onAvailable: () => {}, ...options };
+    this.#options = { heartbeatMs: DEFAULT_HEARTBEAT_MS, downAfterMs: DEFAULT_DOWN_AFTER_MS, now: Date.now, onResponsive: () => {}, ...options };
   }
 
   start(): void {
@@ -112,18 +112,18 @@ export class Dispatcher {
   liveness(): NodeLiveness | undefined {
     if (!this.#noteLeadership()) return undefined;
     const now = performance.now();
-    const unavailable = new Set<string>();
+    const unresponsive = new Set<string>();
     let unheard = false;
     for (const node of Object.values(this.#options.proposer.state.nodes)) {
       if (node.ID === this.#options.selfId || node.Status.State !== 'ready') continue;
-      if (!this.#isAvailable(node.ID, now)) unavailable.add(node.ID);
+      if (!this.#isResponsive(node.ID, now)) unresponsive.add(node.ID);
       if ((this.#lastSeen.get(node.ID) ?? -Infinity) < this.#leaderSince) unheard = true;
     }
-    return { settling: unheard && now - this.#leaderSince <= this.#options.downAfterMs, unavailable };
+    return { settling: unheard && now - this.#leaderSince <= this.#options.downAfterMs, unresponsive };
   }
 
   /** Heard from by this leader, and within two heartbeat periods: one late heartbeat is allowed, two are not. */
-  #isAvailable(nodeId: string, now: number): boolean {
+  #isResponsive(nodeId: string, now: number): boolean {
     const seen = this.#lastSeen.get(nodeId) ?? -Infinity;
     return seen >= this.#leaderSince && now - seen <= 2 * this.#options.heartbeatMs;
   }
@@ -143,9 +143,9 @@ export class Dispatcher {
     const state = this.#options.proposer.state;
     if (this.#noteLeadership()) {
       const now = performance.now();
-      const wasAvailable = this.#isAvailable(nodeId, now);
+      const wasResponsive = this.#isResponsive(nodeId, now);
       this.#lastSeen.set(nodeId, now);
-      if (!wasAvailable) this.#options.onAvailable(nodeId);
+      if (!wasResponsive) this.#options.onResponsive(nodeId);
       const node = state.nodes[nodeId];
       if (node && node.Status.State !== 'ready') this.#propose([{ nodeId, state: 'ready', message: '' }]);
       this.#pushTo(nodeId);

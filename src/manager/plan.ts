@@ -20,13 +20,13 @@ export interface NodeLiveness {
    */
   settling: boolean;
   /** Ready nodes that missed their last heartbeat: no new tasks go to them. */
-  unavailable: ReadonlySet<string>;
+  unresponsive: ReadonlySet<string>;
 }
 
 export function plan(state: ClusterState, ctx: PassContext, liveness?: NodeLiveness): Changes {
   const changes = orchestrate(state, ctx);
   if (liveness?.settling) return changes;
   const created = changes.put.filter((task) => !state.tasks[task.ID]);
-  schedule(Object.values(state.nodes), [...Object.values(state.tasks), ...created], changes, ctx);
+  schedule(Object.values(state.nodes), [...Object.values(state.tasks), ...created], changes, ctx, liveness ? { unresponsive: liveness.unresponsive } : {});
   return changes;
 }

@@ -42,4 +42,18 @@ describe('service spec validation', () => {
     rejects({ ...v, TaskTemplate: { ...v.TaskTemplate, Placement: { Constraints: ['node.labels.ssd=true'] } } }, /invalid constraint/);
     rejects('not an object', /invalid service spec/);
   });
+
+  it('checks placement preferences and the per-node limit, saying what to write instead', () => {
+    const v = valid();
+    const placement = (Placement: unknown) => ({ ...v, TaskTemplate: { ...v.TaskTemplate, Placement } });
+    const accepted = parseServiceSpec(
+      placement({ Preferences: [{ Spread: { SpreadDescriptor: 'node.labels.zone' } }, { Spread: { SpreadDescriptor: 'engine.labels.rack' } }], MaxReplicas: 2, Platforms: [{ Architecture: 'arm64', OS: 'linux' }] }),
+    );
+    assert.equal(accepted.TaskTemplate.Placement?.MaxReplicas, 2);
+    rejects(placement({ Preferences: [{ Spread: { SpreadDescriptor: '' } }] }), /Placement\.Preferences\.0: invalid placement preference "spread=": spread over a label, node\.labels\.KEY/);
+    rejects(placement({ Preferences: [{ Spread: { SpreadDescriptor: 'zone' } }] }), /e\.g\. .*spread=node\.labels\.zone/);
+    rejects(placement({ Preferences: [{ Pack: { PackDescriptor: 'node.labels.zone' } }] }), /unsupported placement preference .*only spread is supported/);
+    rejects(placement({ MaxReplicas: -1 }), /Placement\.MaxReplicas: must be 0 \(no limit\) or a positive number/);
+    rejects(placement({ MaxReplicas: 1.5 }), /Placement\.MaxReplicas: must be a whole number/);
+  });
 });

@@ -62,6 +62,27 @@ describe('buildServiceSpec', () => {
     });
   });
 
+  it('fills Placement from --placement-pref and --replicas-max-per-node as docker service create does', () => {
+    const built = spec([
+      '--constraint', 'node.role!=manager', '--placement-pref', 'spread=node.labels.zone', '--placement-pref', 'spread=node.labels.rack',
+      '--replicas-max-per-node', '2', 'img',
+    ]);
+    assert.deepEqual(built.TaskTemplate.Placement, {
+      Constraints: ['node.role!=manager'],
+      Preferences: [{ Spread: { SpreadDescriptor: 'node.labels.zone' } }, { Spread: { SpreadDescriptor: 'node.labels.rack' } }],
+      MaxReplicas: 2,
+    });
+    // 0 is no limit: Docker leaves it out, and so no Placement at all.
+    assert.equal(spec(['--replicas-max-per-node', '0', 'img']).TaskTemplate.Placement, undefined);
+  });
+
+  it('refuses placement flags it cannot express', () => {
+    assert.throws(() => spec(['--placement-pref', 'node.labels.zone', 'img']), /invalid --placement-pref "node.labels.zone": use STRATEGY=ARG/);
+    assert.throws(() => spec(['--placement-pref', 'pack=node.labels.zone', 'img']), /only spread is supported/);
+    assert.throws(() => spec(['--replicas-max-per-node', '-1', 'img']), /invalid value "-1" for --replicas-max-per-node/);
+    assert.throws(() => spec(['--mode', 'global', '--replicas-max-per-node', '1', 'img']), /--replicas-max-per-node can only be used with replicated mode/);
+  });
+
   it('makes global services', () => {
     assert.deepEqual(spec(['--mode', 'global', 'img']).Mode, { Global: {} });
     assert.throws(() => spec(['--mode', 'global', '--replicas', '2', 'img']), /--replicas can only be used with replicated mode/);

@@ -196,17 +196,27 @@ describe('one-node cluster on the real engine', () => {
     await daemon.api('DELETE', '/services/huge');
   });
 
-  it('rejects the task of an image the engine lacks, saying so in service ps', async () => {
+  it('keeps the task of an image no node holds pending, saying so in service ps, and places it once loaded', async () => {
+    const absent = 'swarmlet-test/absent:1';
     const reply = await daemon.api<{ Warnings?: string[] }>('POST', '/services/create', {
       ...serviceSpec('ghost', 1),
-      TaskTemplate: { ContainerSpec: { Image: 'swarmlet-test/absent:1' }, RestartPolicy: { Delay: 10_000_000_000 } },
+      TaskTemplate: { ContainerSpec: { Image: absent, Args: ['sleep', '3600'] }, RestartPolicy: { Delay: 10_000_000_000 } },
     });
     assert.equal(reply.status, 201);
     assert.match(reply.body.Warnings?.[0] ?? '', /not present/);
-    await waitFor('the rejection', async () => (await tasksOf(daemon, 'ghost')).find((t) => t.Status.State === 'rejected'));
+    await waitFor('the reason', async () => (await tasksOf(daemon, 'ghost'))[0]?.Status.Err);
     const ps = await swarmlet(daemon.socket, ['service', 'ps', '--no-trunc', 'ghost']);
-    assert.match(ps.stdout, /No such image: swarmlet-test\/absent:1/);
-    await daemon.api('DELETE', '/services/ghost');
+    assert.match(ps.stdout, /Pending/);
+    assert.match(ps.stdout, /no suitable node \(image not present on 1 node\)/);
+    // Loaded by hand (no registry): the node reports it within seconds and the task runs.
+    await docker(['tag', TEST_IMAGE, absent]);
+    try {
+      await waitRunning(daemon, 'ghost', 1, 20_000);
+    } finally {
+      await daemon.api('DELETE', '/services/ghost');
+      await waitFor('the ghost container gone', async () => (await containerIds(`com.docker.swarm.service.name=ghost`)).length === 0);
+      await docker(['rmi', absent]);
+    }
   });
 
   it('refuses a bad spec with 400 and Docker\'s error shape, storing nothing', async () => {

@@ -272,6 +272,16 @@ describe('self-healing when a node is lost', () => {
     assert.deepEqual(live(sim, 'agent').map((t) => t.NodeID).sort(), ['n1', 'n2']);
   });
 
+  it('places nothing while the leader settles, and nothing on a node that missed its heartbeats', () => {
+    const sim = new Sim(clusterWith([node('n1'), node('n2'), node('n3')]), T0);
+    sim.machine.apply({ type: 'service.create', id: 's1', spec: spec('web', { replicas: 4 }), now: iso(T0) });
+    sim.settle(20, { settling: true, unresponsive: new Set(['n2', 'n3']) });
+    assert.ok(live(sim, 'web').every((t) => t.Status.State === 'pending'), 'a new leader waits for its nodes');
+    sim.settle(20, { settling: false, unresponsive: new Set(['n3']) });
+    const placed = live(sim, 'web').map((t) => t.NodeID).sort();
+    assert.deepEqual(placed, ['n1', 'n1', 'n2', 'n2']);
+  });
+
   it('treats a task whose node is not in the cluster any more as lost', () => {
     const sim = new Sim(clusterWith([node('n1'), node('n2')]), T0);
     sim.machine.apply({ type: 'service.create', id: 's1', spec: spec('web', { replicas: 2 }), now: iso(T0) });

@@ -37,6 +37,20 @@ describe('scheduler', () => {
     assert.equal(tasksOf(sim.state, 'gpu')[0]!.Status.Err, 'no suitable node (scheduling constraints not satisfied on 2 nodes)');
   });
 
+  it('spreads over zones first and keeps to --replicas-max-per-node, end to end', () => {
+    const sim = new Sim(clusterWith([node('n1', { labels: { zone: 'a' } }), node('n2', { labels: { zone: 'a' } }), node('n3', { labels: { zone: 'b' } })]), T0);
+    const placement = { Preferences: [{ Spread: { SpreadDescriptor: 'node.labels.zone' } }], MaxReplicas: 2 };
+    sim.machine.apply({ type: 'service.create', id: 's1', spec: spec('web', { replicas: 7, TaskTemplate: { ...spec('web').TaskTemplate, Placement: placement } }), now: iso(T0) });
+    sim.settle();
+    const perNode = new Map<string, number>();
+    for (const task of tasksOf(sim.state, 'web')) if (task.NodeID) perNode.set(task.NodeID, (perNode.get(task.NodeID) ?? 0) + 1);
+    // Zone b's one node takes its half until the limit stops it; zone a's two nodes take the rest, two each.
+    assert.deepEqual([...perNode.entries()].sort(), [['n1', 2], ['n2', 2], ['n3', 2]]);
+    const pending = tasksOf(sim.state, 'web').filter((t) => t.Status.State === 'pending');
+    assert.equal(pending.length, 1);
+    assert.equal(pending[0]!.Status.Err, 'no suitable node (max replicas per node limit reached on 3 nodes)');
+  });
+
   it('refuses constraints that do not parse', () => {
     assert.throws(() => parseConstraint('node.labels.ssd=true'), /invalid constraint/);
     assert.throws(() => parseConstraint('node.colour==red'), /unknown key/);

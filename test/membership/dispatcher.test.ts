@@ -44,7 +44,7 @@ function setup() {
     log: silentLogger,
     heartbeatMs: HEARTBEAT_MS,
     downAfterMs: DOWN_AFTER_MS,
-    onAvailable: (nodeId) => available.push(nodeId),
+    onResponsive: (nodeId) => available.push(nodeId),
   });
   dispatcher.start();
   const heartbeat = (nodeId: string) => handlers.get('heartbeat')!({ type: 'heartbeat' }, { peer: { nodeId } });
@@ -55,12 +55,12 @@ describe('dispatcher liveness', () => {
   it('places nothing after an election until the ready nodes check in', async () => {
     const { dispatcher, heartbeat, available } = setup();
     try {
-      assert.deepEqual(dispatcher.liveness(), { settling: true, unavailable: new Set(['w1', 'w2']) });
+      assert.deepEqual(dispatcher.liveness(), { settling: true, unresponsive: new Set(['w1', 'w2']) });
       heartbeat('w1');
       assert.deepEqual(available, ['w1'], 'a node heard for the first time lets placement go on');
-      assert.deepEqual(dispatcher.liveness(), { settling: true, unavailable: new Set(['w2']) });
+      assert.deepEqual(dispatcher.liveness(), { settling: true, unresponsive: new Set(['w2']) });
       heartbeat('w2');
-      assert.deepEqual(dispatcher.liveness(), { settling: false, unavailable: new Set() });
+      assert.deepEqual(dispatcher.liveness(), { settling: false, unresponsive: new Set() });
     } finally {
       dispatcher.stop();
     }
@@ -76,7 +76,7 @@ describe('dispatcher liveness', () => {
       assert.equal(view.settling, false);
       assert.equal(machine.state.nodes.w2!.Status.State, 'down');
       assert.equal(machine.state.nodes.w1!.Status.State, 'ready');
-      assert.ok(!view.unavailable.has('w2'), 'a down node is left to the recorded state');
+      assert.ok(!view.unresponsive.has('w2'), 'a down node is left to the recorded state');
     } finally {
       dispatcher.stop();
     }
@@ -87,17 +87,17 @@ describe('dispatcher liveness', () => {
     try {
       heartbeat('w1');
       heartbeat('w2');
-      assert.equal(dispatcher.liveness()!.unavailable.size, 0);
+      assert.equal(dispatcher.liveness()!.unresponsive.size, 0);
       // w2 keeps its beat; w1 falls silent.
       await sleep(HEARTBEAT_MS + 10);
       heartbeat('w2');
       await sleep(HEARTBEAT_MS + 30);
       heartbeat('w2');
       const view = dispatcher.liveness()!;
-      assert.deepEqual([...view.unavailable], ['w1']);
+      assert.deepEqual([...view.unresponsive], ['w1']);
       assert.equal(machine.state.nodes.w1!.Status.State, 'ready', 'not down yet');
       heartbeat('w1');
-      assert.equal(dispatcher.liveness()!.unavailable.size, 0);
+      assert.equal(dispatcher.liveness()!.unresponsive.size, 0);
       assert.deepEqual(available.filter((id) => id === 'w1'), ['w1', 'w1'], 'w1 came back');
     } finally {
       dispatcher.stop();
@@ -112,7 +112,7 @@ describe('dispatcher liveness', () => {
       setLeader(false);
       assert.equal(dispatcher.liveness(), undefined);
       setLeader(true);
-      assert.deepEqual(dispatcher.liveness()!.unavailable, new Set(['w1', 'w2']));
+      assert.deepEqual(dispatcher.liveness()!.unresponsive, new Set(['w1', 'w2']));
     } finally {
       dispatcher.stop();
     }

@@ -13,7 +13,8 @@ export interface Constraint {
 }
 
 const FIXED_KEYS = ['node.id', 'node.hostname', 'node.role', 'node.platform.os', 'node.platform.arch'];
-const LABEL_PREFIXES = ['node.labels.', 'engine.labels.'];
+/** Keys that name a label; placement preferences spread over these too. */
+export const LABEL_PREFIXES = ['node.labels.', 'engine.labels.'];
 
 export function parseConstraint(expression: string): Constraint {
   const match = /^\s*([^=!\s]+)\s*(==|!=)\s*(.+?)\s*$/.exec(expression);
@@ -31,7 +32,8 @@ function engineLabel(node: Node, name: string): string | undefined {
   return node.Description.Engine.Labels?.[name];
 }
 
-function nodeValue(node: Node, key: string): string | undefined {
+/** The value a constraint or preference key reads from a node; undefined when the node has no such label. */
+export function nodeAttribute(node: Node, key: string): string | undefined {
   switch (key) {
     case 'node.id':
       return node.ID;
@@ -50,7 +52,7 @@ function nodeValue(node: Node, key: string): string | undefined {
 
 /** Swarm compares case-insensitively, and a missing label never equals anything. */
 export function matches(constraint: Constraint, node: Node): boolean {
-  const actual = nodeValue(node, constraint.key);
+  const actual = nodeAttribute(node, constraint.key);
   const equal = actual !== undefined && actual.toLowerCase() === constraint.value.toLowerCase();
   return constraint.operator === '==' ? equal : !equal;
 }
