@@ -7,6 +7,7 @@
 
 import type { TaskState } from '../api/types.ts';
 import { describeError, SwarmletError } from '../errors.ts';
+import { DEFAULT_RESTART_DELAY_NS } from '../manager/orchestrator/restart.ts';
 import { isTerminal } from '../manager/state/cluster-state.ts';
 import type { TaskStatusUpdate } from '../manager/state/commands.ts';
 import type { ContainerRuntime, Disposer } from '../runtime/runtime.ts';
@@ -54,6 +55,8 @@ export class Agent {
   /** The last state reported per task, and when (see recentlyReported). */
   private readonly reported = new Map<string, { state: TaskState; at: number }>();
   private readonly waiting: Array<() => void> = [];
+  /** When each task's container was last restarted offline, for its restart delay. */
+  private readonly offlineRestarts = new Map<string, number>();
   private busy = 0;
   private stopped = false;
   private engineDown = false;
@@ -138,10 +141,10 @@ export class Agent {
     if (source.ready && !source.ready()) return;
     const assignments = source.assignments();
     const containers = await runtime.listContainers(nodeFilter(nodeId));
-    for (const action of planAgent(assignments, containers)) {
+    for (const action of planAgent(assignments, containers, { offline: source.offline?.() ?? false })) {
       const key = action.kind === 'remove' ? action.containerId : action.assignment.task.ID;
       if (this.inFlight.has(key)) continue;
-      if (action.kind === 'report' && this.recentlyReported(key, action.state)) continue;
+      if (this.alreadyReported(action)) continue;
       this.inFlight.add(key);
       void this.limit(() => this.execute(action))
         .then((update) => update && this.queueReport(update))
@@ -152,6 +155,23 @@ export class Agent {
           this.inFlight.delete(key);
           this.kick();
         });
+    }
+  }
+
+  /**
+   * Whether the action would only tell the managers again what they were told moments ago: the container runs
+   * (or exited) and that was reported, but the assignment does not show it yet. Acting again would cost engine
+   * calls for nothing and, on a fast engine, keep the agent busy in a loop until the report is committed.
+   */
+  private alreadyReported(action: AgentAction): boolean {
+    switch (action.kind) {
+      case 'report':
+      case 'running':
+        return this.recentlyReported(action.assignment.task.ID, action.state);
+      case 'exited':
+        return this.recentlyReported(action.assignment.task.ID, 'failed') || this.recentlyReported(action.assignment.task.ID, 'complete');
+      default:
+        return false;
     }
   }
 
@@ -232,6 +252,8 @@ export class Agent {
       }
       case 'exited':
         return this.observeExit(action.assignment, action.containerId);
+      case 'restart':
+        return this.restartOffline(action.assignment, action.containerId);
       case 'stop': {
         await runtime.stopContainer(action.containerId, stopTimeoutSeconds(action.assignment));
         const details = await runtime.inspectContainer(action.containerId);
@@ -277,6 +299,24 @@ export class Agent {
     const details = await runtime.inspectContainer(containerId);
     if (details?.health === 'starting') return this.status(assignment, 'starting', HEALTH_WAIT, { containerId, pid: details.pid });
     return this.status(assignment, 'running', 'started', { containerId, pid: details?.pid });
+  }
+
+  /**
+   * Offline, no manager can give the slot a new task: the node starts the same container again, waiting the
+   * restart policy's delay between attempts, and reports it when a manager answers again.
+   */
+  private async restartOffline(assignment: Assignment, containerId: string): Promise<TaskStatusUpdate | undefined> {
+    const taskId = assignment.task.ID;
+    const delayMs = Math.floor((assignment.task.Spec.RestartPolicy?.Delay ?? DEFAULT_RESTART_DELAY_NS) / 1e6);
+    const last = this.offlineRestarts.get(taskId);
+    const wait = last === undefined ? 0 : last + delayMs - this.options.now();
+    if (wait > 0) {
+      setTimeout(() => this.kick(), wait).unref();
+      return undefined;
+    }
+    this.offlineRestarts.set(taskId, this.options.now());
+    this.options.log.info(`task ${taskId}: container exited while no manager answers; starting it again`);
+    return this.startExisting(assignment, containerId);
   }
 
   private async observeExit(assignment: Assignment, containerId: string): Promise<TaskStatusUpdate> {

@@ -19,6 +19,11 @@ export interface AssignmentSource {
    * push): the agent then leaves its containers alone rather than read "no assignments" as "remove everything".
    */
   ready?(): boolean;
+  /**
+   * True while the node runs what it was last assigned with no manager to decide replacements (see
+   * node-session.ts): the agent then restarts a task's exited container itself, as its restart policy says.
+   */
+  offline?(): boolean;
   /** Calls back whenever the assignments may have changed. */
   watch(onChange: () => void): Disposer;
 }

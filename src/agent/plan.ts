@@ -25,6 +25,8 @@ export type AgentAction =
   | { kind: 'unhealthy'; assignment: Assignment; containerId: string }
   /** The container ended on its own: read its exit code and report complete or failed. */
   | { kind: 'exited'; assignment: Assignment; containerId: string }
+  /** Offline, no manager can replace the task: start its own container again, as its restart policy says. */
+  | { kind: 'restart'; assignment: Assignment; containerId: string }
   /** The task should no longer run: stop the container (grace period), then report shutdown. */
   | { kind: 'stop'; assignment: Assignment; containerId: string }
   /** The task ended without a container to stop: just report its final state. */
@@ -35,7 +37,18 @@ export type AgentAction =
 /** States at which the agent has not yet started the task's container. */
 const BEFORE_START = new Set<TaskState>(['assigned', 'accepted', 'preparing', 'ready']);
 
-function planTask(assignment: Assignment, container: ContainerSummary | undefined): AgentAction | undefined {
+export interface PlanOptions {
+  /** No manager answers (AssignmentSource.offline): exited containers are restarted here. */
+  offline?: boolean;
+}
+
+/** Whether a task's restart policy restarts a container that exited with `exitCode` (unknown: treated as a failure). */
+function restartsAfter(assignment: Assignment, exitCode: number | undefined): boolean {
+  const condition = assignment.task.Spec.RestartPolicy?.Condition ?? 'any';
+  return condition === 'any' || (condition === 'on-failure' && exitCode !== 0);
+}
+
+function planTask(assignment: Assignment, container: ContainerSummary | undefined, options: PlanOptions): AgentAction | undefined {
   const { task } = assignment;
   const status = task.Status.State;
   const running = container?.state === 'running' || container?.state === 'restarting' || container?.state === 'paused';
@@ -56,10 +69,13 @@ function planTask(assignment: Assignment, container: ContainerSummary | undefine
     return status === state ? undefined : { kind: 'running', assignment, containerId: container.id, state };
   }
   if (container.state === 'created' && status !== 'running') return { kind: 'start', assignment, containerId: container.id };
+  if (options.offline && container.state === 'exited' && restartsAfter(assignment, container.exitCode)) {
+    return { kind: 'restart', assignment, containerId: container.id };
+  }
   return { kind: 'exited', assignment, containerId: container.id };
 }
 
-export function planAgent(assignments: Assignment[], containers: ContainerSummary[]): AgentAction[] {
+export function planAgent(assignments: Assignment[], containers: ContainerSummary[], options: PlanOptions = {}): AgentAction[] {
   const byTask = new Map<string, ContainerSummary>();
   for (const container of containers) {
     const taskId = container.labels[LABEL.taskId];
@@ -69,7 +85,7 @@ export function planAgent(assignments: Assignment[], containers: ContainerSummar
   const owned = new Set<string>();
   for (const assignment of assignments) {
     owned.add(assignment.task.ID);
-    const action = planTask(assignment, byTask.get(assignment.task.ID));
+    const action = planTask(assignment, byTask.get(assignment.task.ID), options);
     if (action) actions.push(action);
   }
   for (const [taskId, container] of byTask) {

@@ -7,8 +7,10 @@
  * Status reports that cannot be delivered are kept (the newest per task) and sent on the next session, so a
  * task's "running" or "failed" is never lost to a failover.
  *
- * Pushed assignments are also cached on disk (assignment-cache.ts). A node that starts and finds no manager
- * answering for OFFLINE_AFTER_BEATS heartbeats runs what the cache holds, until a leader pushes anew.
+ * After OFFLINE_AFTER_BEATS heartbeats that no manager answered, the node is offline: nobody can replace a task
+ * that fails, so its agent restarts exited containers itself. Pushed assignments are cached on disk
+ * (assignment-cache.ts), so a node that starts offline (a power cut in the field) runs what the cache holds. A
+ * leader's push ends all of this.
  */
 
 import type { Assignment, AssignmentSource, StatusReporter } from '../agent/assignment.ts';
@@ -96,17 +98,26 @@ export class NodeSession implements AssignmentSource, StatusReporter {
       this.#options.cache?.save(assignments);
       return assignments;
     }
-    if (!this.#heard && this.#offline()) return this.#options.cache!.cached!.assignments;
+    if (!this.#heard && this.#runsFromCache()) return this.#options.cache!.cached!.assignments;
     return this.#assignments;
   }
 
   ready(): boolean {
-    return this.#localSource() !== null || this.#heard || this.#offline();
+    return this.#localSource() !== null || this.#heard || this.#runsFromCache();
   }
 
-  /** No leader has pushed anything since this node started, none answers, and there is a cache to run from. */
-  #offline(): boolean {
-    return !this.#heard && this.#failures >= OFFLINE_AFTER_BEATS && !!this.#options.cache?.cached;
+  /**
+   * No manager has answered for OFFLINE_AFTER_BEATS heartbeats and the node has assignments to run (pushed
+   * before, or cached at its last run): nobody can replace a task that fails, so the agent restarts it here.
+   */
+  offline(): boolean {
+    if (this.#localSource() !== null || this.#failures < OFFLINE_AFTER_BEATS) return false;
+    return this.#heard || !!this.#options.cache?.cached;
+  }
+
+  /** A node that started with no manager answering runs what its cache holds. */
+  #runsFromCache(): boolean {
+    return !this.#heard && this.offline();
   }
 
   #localSource(): LocalSource | null {
@@ -166,6 +177,10 @@ export class NodeSession implements AssignmentSource, StatusReporter {
         this.#options.onInfo(info);
         this.#heartbeatMs = info.heartbeatMs || this.#heartbeatMs;
         if (!info.leader) continue; // an election is on: ask the others, or wait for the next beat
+        // A manager restarted before the others elected anyone new is still named leader by them, although it
+        // does not lead (isLocalLeader said so above): that answer is stale. Following it would heartbeat this
+        // node's own dispatcher over a channel dialled to itself; ask the others instead.
+        if (info.leader === this.#options.selfId) continue;
         if (info.leader !== nodeId) {
           // Not the leader: it says who is; try there next.
           this.#switchTo(info.leader);
@@ -173,8 +188,10 @@ export class NodeSession implements AssignmentSource, StatusReporter {
           continue;
         }
         if (this.#leader !== nodeId) this.#switchTo(nodeId);
+        const wasOffline = this.offline();
         if (this.#failures > 0) this.#options.log.info(`session with the leader ${nodeId} restored`);
         this.#failures = 0;
+        if (wasOffline) this.notify();
         this.#flush().catch(() => {});
         return;
       } catch (err) {
@@ -188,8 +205,9 @@ export class NodeSession implements AssignmentSource, StatusReporter {
       if (!this.#heard && cached) {
         const age = Math.max(0, Math.round((Date.now() - cached.savedAt) / 1000));
         this.#options.log.warn(`running the ${cached.assignments.length} task(s) last assigned to this node (cached ${age} s ago) until a manager answers`);
-        this.notify();
       }
+      // Offline from now on: the agent looks again, and restarts what exits.
+      this.notify();
     }
   }
 

@@ -180,6 +180,9 @@ export class PeerNetwork {
 
   /** The open channel to `nodeId`, dialling its known addresses in turn when there is none. */
   connect(nodeId: string, timeoutMs = this.#options.dialTimeoutMs ?? 3_000): Promise<SecureChannel> {
+    // A channel to itself would only carry this node's messages back to it, and would sit in the table beside
+    // the peers' channels: whoever asks for one has a stale idea of who is who (a leader it no longer is).
+    if (nodeId === this.#options.selfId) return Promise.reject(new Error(`node ${nodeId} is this node: it does not dial itself`));
     const open = this.#open(nodeId);
     if (open) return Promise.resolve(open);
     const pending = this.#dialing.get(nodeId);

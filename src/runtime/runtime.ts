@@ -61,6 +61,8 @@ export interface ContainerSummary {
   /** created | restarting | running | removing | paused | exited | dead */
   state: string;
   health: ContainerHealth;
+  /** The exit code of a container that exited, as the listing tells it; undefined otherwise. */
+  exitCode?: number;
 }
 
 export interface ContainerDetails extends ContainerSummary {

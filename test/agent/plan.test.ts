@@ -44,6 +44,21 @@ describe('agent plan', () => {
     assert.deepEqual(kinds([assignment('t1', 'running', 'shutdown')], [container('t1', 'running', 'unhealthy')]), ['stop']);
   });
 
+  it('restarts an exited container itself only while offline, as the restart policy says', () => {
+    const exited = (code: number) => ({ ...container('t1', 'exited'), exitCode: code });
+    assert.deepEqual(kinds([assignment('t1', 'running')], [exited(1)]), ['exited'], 'online, the managers decide');
+    const offline = (a: Assignment, code: number) => planAgent([a], [exited(code)], { offline: true }).map((x) => x.kind);
+    assert.deepEqual(offline(assignment('t1', 'running'), 137), ['restart']);
+    const onFailure = assignment('t1', 'running');
+    onFailure.task.Spec = { ...onFailure.task.Spec, RestartPolicy: { Condition: 'on-failure' } };
+    assert.deepEqual(offline(onFailure, 0), ['exited'], 'a clean exit is complete');
+    assert.deepEqual(offline(onFailure, 2), ['restart']);
+    const never = assignment('t1', 'running');
+    never.task.Spec = { ...never.task.Spec, RestartPolicy: { Condition: 'none' } };
+    assert.deepEqual(offline(never, 1), ['exited']);
+    assert.deepEqual(planAgent([assignment('t1', 'running', 'shutdown')], [exited(1)], { offline: true }).map((x) => x.kind), ['report']);
+  });
+
   it('does nothing for a running task whose container runs', () => {
     assert.deepEqual(kinds([assignment('t1', 'running')], [container('t1', 'running')]), []);
   });

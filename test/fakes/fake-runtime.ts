@@ -165,7 +165,7 @@ export class FakeRuntime implements ContainerRuntime {
     this.checkReachable();
     return [...this.containers.values()]
       .filter((c) => matchesLabels(c.labels, labelFilters))
-      .map((c) => ({ id: c.id, name: c.name, image: c.image, labels: { ...c.labels }, state: c.state, health: c.health }));
+      .map((c) => ({ id: c.id, name: c.name, image: c.image, labels: { ...c.labels }, state: c.state, health: c.health, ...(c.state === 'exited' ? { exitCode: c.exitCode } : {}) }));
   }
 
   async createContainer(options: ContainerCreateOptions): Promise<string> {

@@ -64,4 +64,15 @@ describe('peer network', () => {
     assert.ok(Date.now() - started < 3_000, `took ${Date.now() - started} ms`);
     await assert.rejects(a.request('bob', { type: 'no-such-thing' }, 2_000), /unknown request type/);
   });
+
+  it('does not dial itself: a request to its own ID fails at once and leaves no channel', async () => {
+    const a = networks[0]!;
+    ports.set('alice', a.port);
+    const started = Date.now();
+    await assert.rejects(a.request('alice', { type: 'ping' }, 2_000), /does not dial itself/);
+    assert.equal(a.send('alice', { type: 'note', text: 'to myself' }), false);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.ok(Date.now() - started < 1_000, `took ${Date.now() - started} ms`);
+    assert.equal(a.isConnected('alice'), false);
+  });
 });

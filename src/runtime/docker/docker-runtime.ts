@@ -169,7 +169,18 @@ export class DockerRuntime implements ContainerRuntime {
     const { body } = await this.client.request<EngineContainerSummary[]>('GET', '/containers/json', {
       query: { all: true, filters: { label: labelFilters } },
     });
-    return body.map((c) => ({ id: c.Id, name: bareName(c.Names?.[0]), image: c.Image, labels: c.Labels ?? {}, state: c.State, health: healthOf(c.Status) }));
+    return body.map((c) => {
+      const exited = /^Exited \((-?\d+)\)/.exec(c.Status ?? '');
+      return {
+        id: c.Id,
+        name: bareName(c.Names?.[0]),
+        image: c.Image,
+        labels: c.Labels ?? {},
+        state: c.State,
+        health: healthOf(c.Status),
+        ...(exited ? { exitCode: Number(exited[1]) } : {}),
+      };
+    });
   }
 
   async createContainer(options: ContainerCreateOptions): Promise<string> {

@@ -1,0 +1,95 @@
+/**
+ * The agent against the fake engine while no manager answers: a container that exits is started again (the
+ * same container, after the restart policy's delay), and online the same exit is only reported.
+ */
+
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, it } from 'node:test';
+import { Agent } from '../../src/agent/agent.ts';
+import type { Assignment } from '../../src/agent/assignment.ts';
+import type { Task } from '../../src/api/types.ts';
+import type { TaskStatusUpdate } from '../../src/manager/state/commands.ts';
+import { silentLogger } from '../../src/util/logger.ts';
+import { FakeRuntime } from '../fakes/fake-runtime.ts';
+import { iso, spec, T0 } from '../helpers/fixtures.ts';
+
+const IMAGE = 'swarmlet-test/busybox:1';
+
+async function until(what: string, check: () => boolean | Promise<boolean>, ms = 3_000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+function setup(delayMs: number) {
+  const runtime = new FakeRuntime({ images: [IMAGE] });
+  const task: Task = {
+    ID: 'task1', Version: { Index: 1 }, CreatedAt: iso(T0), UpdatedAt: iso(T0), ServiceID: 's1', Slot: 1, NodeID: 'n1',
+    Spec: { ...spec('web').TaskTemplate, RestartPolicy: { Condition: 'any', Delay: delayMs * 1e6 } },
+    Status: { Timestamp: iso(T0), State: 'assigned', Message: '' }, DesiredState: 'running',
+  };
+  const assignments: Assignment[] = [{ task, serviceName: 'web' }];
+  const reports: TaskStatusUpdate[] = [];
+  let offline = false;
+  const listeners = new Set<() => void>();
+  const agent = new Agent({
+    nodeId: 'n1',
+    runtime,
+    source: { assignments: () => assignments, offline: () => offline, watch: (fn) => (listeners.add(fn), () => listeners.delete(fn)) },
+    reporter: {
+      report: async (updates) => {
+        reports.push(...updates);
+        // A manager would commit what it is told; offline nobody does, and the assignment keeps saying running.
+        for (const update of updates) if (!offline) task.Status = update.status;
+      },
+    },
+    log: silentLogger,
+  });
+  const setOffline = (value: boolean) => {
+    offline = value;
+    for (const listener of listeners) listener();
+  };
+  return { runtime, task, agent, reports, setOffline };
+}
+
+const runningIds = async (runtime: FakeRuntime) => (await runtime.listContainers([])).filter((c) => c.state === 'running').map((c) => c.id);
+
+describe('agent offline', () => {
+  it('starts an exited container again while offline, waiting the restart delay between attempts', async () => {
+    const { runtime, task, agent, reports, setOffline } = setup(300);
+    agent.start();
+    try {
+      await until('the task running', () => task.Status.State === 'running');
+      const [id] = await runningIds(runtime);
+      setOffline(true);
+      runtime.exitContainer(id!, 137);
+      await until('the same container running again', async () => (await runningIds(runtime)).includes(id!));
+      const firstRestart = performance.now();
+      runtime.exitContainer(id!, 137);
+      await until('a second restart', async () => (await runningIds(runtime)).includes(id!));
+      assert.ok(performance.now() - firstRestart >= 250, 'the second attempt waited for the restart delay');
+      assert.equal((await runtime.listContainers([])).length, 1, 'no second container');
+      assert.ok(!reports.some((r) => r.status.State === 'failed'), 'the slot never went without its task: nothing failed to report');
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it('only reports the exit while a manager answers', async () => {
+    const { runtime, task, agent } = setup(0);
+    agent.start();
+    try {
+      await until('the task running', () => task.Status.State === 'running');
+      const [id] = await runningIds(runtime);
+      runtime.exitContainer(id!, 1);
+      await until('the failure reported', () => task.Status.State === 'failed');
+      await sleep(100);
+      assert.deepEqual(await runningIds(runtime), [], 'the managers decide what replaces it');
+    } finally {
+      await agent.stop();
+    }
+  });
+});

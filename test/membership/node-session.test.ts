@@ -1,0 +1,53 @@
+/**
+ * The session with the leader after a manager restarts: the other managers may still name it leader (no one new
+ * was elected yet), and that stale answer must not send it to heartbeat itself over a channel to its own port.
+ */
+
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, it } from 'node:test';
+import { NodeSession } from '../../src/cluster/node-session.ts';
+import type { PeerMessage, PeerNetwork } from '../../src/cluster/peers.ts';
+import { silentLogger } from '../../src/util/logger.ts';
+
+describe('node session', () => {
+  it('ignores an answer that names this node leader when it does not lead, and asks the other managers', async () => {
+    const asked: string[] = [];
+    let named = 'm1';
+    const peers = {
+      on: () => {},
+      request: async (nodeId: string, message: PeerMessage) => {
+        asked.push(nodeId);
+        if (nodeId === 'm1') throw new Error('m1 was just restarted: it is this node');
+        if (message.type !== 'heartbeat') return { ok: true };
+        return { leader: named, now: Date.now(), role: 'manager', managers: [], roots: [], heartbeatMs: 20 };
+      },
+    } as unknown as PeerNetwork;
+    const session = new NodeSession({
+      selfId: 'm1',
+      peers,
+      managers: () => [{ nodeId: 'm1', addr: '10.0.0.1:4377' }, { nodeId: 'm2', addr: '10.0.0.2:4377' }, { nodeId: 'm3', addr: '10.0.0.3:4377' }],
+      advertiseAddr: () => '10.0.0.1:4377',
+      isLocalLeader: () => false,
+      local: () => null,
+      onInfo: () => {},
+      log: silentLogger,
+      heartbeatMs: 20,
+    });
+    const leader = (): string => session.leader;
+    session.start();
+    try {
+      await sleep(120);
+      assert.ok(!asked.includes('m1'), `asked ${asked.join(', ')}`);
+      assert.equal(leader(), '');
+      // Once m2 and m3 elect m3, the session follows it.
+      named = 'm3';
+      const deadline = performance.now() + 2_000;
+      while (leader() !== 'm3' && performance.now() < deadline) await sleep(10);
+      assert.equal(leader(), 'm3');
+      assert.ok(!asked.includes('m1'), `asked ${asked.join(', ')}`);
+    } finally {
+      session.stop();
+    }
+  });
+});
