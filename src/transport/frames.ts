@@ -35,11 +35,16 @@ export interface OpenedFrame {
   payload: Uint8Array;
 }
 
+/**
+ * One scratch nonce, rewritten for each frame: createCipheriv copies the IV before it returns, so nothing keeps a
+ * reference to it, and a bulk stream does not allocate (and later collect) a 12-byte buffer per frame.
+ */
+const NONCE = Buffer.alloc(12);
+
 function nonce(counter: number): Buffer {
-  const n = Buffer.alloc(12);
-  n.writeUInt32BE(Math.floor(counter / 2 ** 32), 4);
-  n.writeUInt32BE(counter >>> 0, 8);
-  return n;
+  NONCE.writeUInt32BE(Math.floor(counter / 2 ** 32), 4);
+  NONCE.writeUInt32BE(counter >>> 0, 8);
+  return NONCE;
 }
 
 function writeHeader(out: Buffer, type: number, counter: number, length: number): void {
@@ -49,15 +54,25 @@ function writeHeader(out: Buffer, type: number, counter: number, length: number)
   out.writeUInt32BE(length, 9);
 }
 
-/** Seals one frame. The caller (Session) owns the counter; a bad argument here is a bug, so it throws. */
-export function sealFrame(key: Uint8Array, counter: number, type: FrameType, payload: Uint8Array, maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES): Uint8Array {
+function ownBuffer(length: number): Uint8Array {
+  const fresh = Buffer.allocUnsafeSlow(length);
+  return new Uint8Array(fresh.buffer, fresh.byteOffset, fresh.length);
+}
+
+/**
+ * Seals one frame. The caller (Session) owns the counter; a bad argument here is a bug, so it throws. The frame is
+ * written into `into` when given (exactly FRAME_OVERHEAD + payload.length bytes, all of them overwritten: a sender
+ * reusing the buffers of frames already written to the socket), otherwise into a new buffer.
+ */
+export function sealFrame(key: Uint8Array, counter: number, type: FrameType, payload: Uint8Array, maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES, into?: Uint8Array): Uint8Array {
   if (!KNOWN_TYPES.has(type)) throw new RangeError(`unknown frame type ${type}`);
   if (payload.length > maxPayloadBytes) throw new RangeError(`payload of ${payload.length} bytes is over the ${maxPayloadBytes}-byte frame limit: split it`);
   if (!Number.isSafeInteger(counter) || counter < 0) throw new RangeError(`bad frame counter ${counter}`);
+  if (into && into.length !== FRAME_OVERHEAD + payload.length) throw new RangeError(`a ${into.length}-byte buffer cannot hold a frame of a ${payload.length}-byte payload`);
   // A plain Uint8Array of its own: not a slice of Buffer's shared pool, and `.slice()` copies as callers expect.
   // Not zero-filled either (allocUnsafeSlow): every byte is written below, and a 64 KiB memset per frame showed.
-  const out = Buffer.allocUnsafeSlow(FRAME_OVERHEAD + payload.length);
-  const frame = new Uint8Array(out.buffer, out.byteOffset, out.length);
+  const frame = into ?? ownBuffer(FRAME_OVERHEAD + payload.length);
+  const out = Buffer.from(frame.buffer, frame.byteOffset, frame.length);
   writeHeader(out, type, counter, payload.length);
   const cipher = createCipheriv('chacha20-poly1305', key, nonce(counter), { authTagLength: TAG_BYTES });
   cipher.setAAD(out.subarray(0, FRAME_HEADER_BYTES), { plaintextLength: payload.length });

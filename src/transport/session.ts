@@ -82,10 +82,13 @@ export class Session {
     return { send: this.#send.epoch, receive: this.#receive.epoch };
   }
 
-  /** Seals the next outgoing frame. Throws on local misuse only: a closed session, an oversized payload. */
-  seal(type: FrameType, payload: Uint8Array): Uint8Array {
+  /**
+   * Seals the next outgoing frame, into `into` when given (a buffer of exactly the frame's size whose previous
+   * frame has been written). Throws on local misuse only: a closed session, an oversized payload.
+   */
+  seal(type: FrameType, payload: Uint8Array, into?: Uint8Array): Uint8Array {
     if (this.#error) throw new TransportError('closed', `the session has ended (${this.#error.reason}); open a new connection`, { cause: this.#error });
-    const frame = sealFrame(this.#send.key, this.#send.counter, type, payload, this.#maxPayloadBytes);
+    const frame = sealFrame(this.#send.key, this.#send.counter, type, payload, this.#maxPayloadBytes, into);
     this.#send.advance(payload.length);
     return frame;
   }

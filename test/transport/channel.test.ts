@@ -170,6 +170,48 @@ describe('bulk channels and backpressure', () => {
     }
   });
 
+  it('delivers every byte of a stream intact while frame buffers are reused, whatever the sizes', async () => {
+    const accepted = deferred<SecureChannel>();
+    const echo = await echoServer({ onChannel: accepted.resolve }, ['bulk']);
+    const channel = await dial(echo.address, 'bulk', security(alice), { limits: { highWaterMarkBytes: 256 * 1024 } });
+    try {
+      const serverSide = await accepted.promise;
+      // Each payload is filled with its index, and the sender overwrites its own chunk as soon as sendBytes returns:
+      // a frame sealed into a buffer the socket still held, or a payload kept by reference, would show here.
+      const sizes = Array.from({ length: 600 }, (_, i) => (i < 250 ? 64 * 1024 : i < 400 ? 20_000 : i % 3 === 0 ? 100 : 64 * 1024));
+      const received: number[] = [];
+      let corrupt = 0;
+      const finished = new Promise<void>((resolve) => serverSide.onBytes((bytes) => {
+        const index = received.length;
+        if (bytes.length !== sizes[index] || bytes.some((v) => v !== (index & 0xff))) corrupt++;
+        received.push(bytes.length);
+        if (received.length === sizes.length) resolve();
+      }));
+      const chunk = new Uint8Array(64 * 1024);
+      let next = 0;
+      await new Promise<void>((resolve) => {
+        const pump = () => {
+          while (next < sizes.length) {
+            const payload = chunk.subarray(0, sizes[next]).fill(next & 0xff);
+            next++;
+            const more = channel.sendBytes(payload);
+            chunk.fill(0xee);
+            if (!more) return;
+          }
+          resolve();
+        };
+        channel.onDrain(pump);
+        pump();
+      });
+      await within(finished, 20_000, 'receiving the stream');
+      assert.equal(corrupt, 0);
+      assert.deepEqual(received, sizes);
+    } finally {
+      channel.close();
+      await echo.server.close();
+    }
+  });
+
   it('keeps control, bulk and join apart: one TCP connection per kind', async () => {
     const echo = await echoServer({}, ['control', 'bulk', 'join']);
     try {

@@ -55,6 +55,16 @@ describe('transport frames and sessions', () => {
     refusedWith(pair().b.open(Uint8Array.from(frame, (v, i) => (i === frame.length - 1 ? v ^ 1 : v))), 'auth_failed');
   });
 
+  it('seals into a buffer it is given (a sender reusing written frames), and refuses one of the wrong size', () => {
+    const { a, b } = pair();
+    const into = new Uint8Array(FRAME_OVERHEAD + 5).fill(0xff);
+    const frame = a.seal(FRAME_TYPE.bulk, text('first'), into);
+    assert.equal(frame, into);
+    assert.equal(Buffer.from(opened(b.open(frame)).payload).toString(), 'first');
+    assert.equal(Buffer.from(opened(b.open(a.seal(FRAME_TYPE.bulk, text('again'), into))).payload).toString(), 'again');
+    assert.throws(() => a.seal(FRAME_TYPE.bulk, text('too long'), into), RangeError);
+  });
+
   it('refuses a frame sealed under another key', () => {
     refusedWith(openFrame(random(32), 0, sealFrame(keyA, 0, FRAME_TYPE.bulk, text('x'))), 'auth_failed');
   });
