@@ -52,6 +52,96 @@ const preference = v.pipe(
   }),
 );
 
+/** Docker's floor for a healthcheck's Interval, Timeout and StartPeriod: 0 (the image's or the default) or 1 ms. */
+export const MIN_HEALTHCHECK_DURATION = 1_000_000;
+
+const healthcheckDuration = () =>
+  v.pipe(
+    nanoseconds(),
+    v.check((ns) => ns === 0 || ns >= MIN_HEALTHCHECK_DURATION, 'must be 0 (the default) or at least 1ms (1000000 nanoseconds)'),
+  );
+
+const HEALTHCHECK_TESTS = ['NONE', 'CMD', 'CMD-SHELL'];
+
+/** Docker's HealthConfig: an empty Test keeps the image's check, `["NONE"]` turns it off. */
+const healthcheck = v.looseObject({
+  Test: v.nullish(
+    v.pipe(
+      v.array(v.string()),
+      v.check(
+        (test) => test.length === 0 || HEALTHCHECK_TESTS.includes(test[0]!),
+        'must start with NONE, CMD or CMD-SHELL, e.g. ["CMD-SHELL", "wget -q -O- http://localhost/ || exit 1"]',
+      ),
+      v.check((test) => test[0] !== 'NONE' || test.length === 1, '["NONE"] takes nothing after it'),
+      v.check((test) => test[0] === 'NONE' || test.length !== 1, 'CMD and CMD-SHELL need the command after them, e.g. ["CMD-SHELL", "pgrep app"]'),
+    ),
+  ),
+  Interval: v.optional(healthcheckDuration()),
+  Timeout: v.optional(healthcheckDuration()),
+  Retries: v.optional(count()),
+  StartPeriod: v.optional(healthcheckDuration()),
+});
+
+const isAbsolute = (path: string) => path.startsWith('/');
+
+/**
+ * Optional as an entry so that a missing path is reported by a check on the object, saying what to write, rather
+ * than by valibot's generic "Invalid key".
+ */
+const absolutePath = (where: string, example: string) =>
+  v.optional(v.pipe(v.string(), v.check(isAbsolute, `must be an absolute path ${where}, e.g. ${example}`)));
+
+const mount = v.pipe(
+  v.looseObject({
+    Type: v.picklist(['bind', 'volume', 'tmpfs'], 'must be bind, volume or tmpfs'),
+    Source: v.optional(v.string()),
+    Target: absolutePath('in the container', '/data'),
+    ReadOnly: v.optional(v.boolean()),
+    BindOptions: v.nullish(
+      v.looseObject({
+        Propagation: v.optional(
+          v.picklist(['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave'], 'must be private, rprivate, shared, rshared, slave or rslave'),
+        ),
+      }),
+    ),
+    VolumeOptions: v.nullish(
+      v.looseObject({
+        NoCopy: v.optional(v.boolean()),
+        Labels: labels(),
+        DriverConfig: v.nullish(v.looseObject({ Name: v.optional(v.string()), Options: labels() })),
+      }),
+    ),
+    TmpfsOptions: v.nullish(v.looseObject({ SizeBytes: v.optional(count()), Mode: v.optional(count()) })),
+  }),
+  v.forward(v.check((m) => m.Target !== undefined, 'is required: the path in the container, e.g. /data'), ['Target']),
+  v.forward(
+    v.check(
+      (m) => m.Type !== 'bind' || (m.Source !== undefined && isAbsolute(m.Source)),
+      'a bind mount needs Source, an absolute path on the node, e.g. /srv/data',
+    ),
+    ['Source'],
+  ),
+  v.forward(v.check((m) => m.Type !== 'tmpfs' || !m.Source, 'a tmpfs mount takes no Source'), ['Source']),
+);
+
+/** swarmlet's host devices: both paths absolute, permissions from `rwm` (which is also the default). */
+const device = v.pipe(
+  v.looseObject({
+    PathOnHost: absolutePath('on the node', '/dev/i2c-1'),
+    PathInContainer: absolutePath('in the container', '/dev/i2c-1'),
+    CgroupPermissions: v.optional(
+      v.pipe(v.string(), v.regex(/^(?:([rwm])(?!.*\1)){1,3}$/, 'must be letters from r, w and m, each at most once, e.g. rwm')),
+      'rwm',
+    ),
+  }),
+  v.forward(v.check((d) => d.PathOnHost !== undefined, 'is required: the device on the node, e.g. /dev/i2c-1'), ['PathOnHost']),
+  v.forward(v.check((d) => d.PathInContainer !== undefined, 'is required: the path in the container, e.g. /dev/i2c-1'), ['PathInContainer']),
+);
+
+/** As Docker sends them: `CAP_NET_ADMIN`, or `ALL`. The engine knows which exist. */
+const capabilities = () =>
+  v.nullish(v.array(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_]+$/, 'capabilities are names such as CAP_NET_ADMIN, or ALL'))));
+
 const containerSpec = v.looseObject({
   Image: v.pipe(v.string('an image is required'), v.trim(), v.minLength(1, 'an image is required')),
   Labels: labels(),
@@ -66,6 +156,12 @@ const containerSpec = v.looseObject({
   StopGracePeriod: v.optional(nanoseconds()),
   StopSignal: v.optional(v.string()),
   Init: v.nullish(v.boolean()),
+  Healthcheck: v.nullish(healthcheck),
+  Mounts: v.nullish(v.array(mount)),
+  CapabilityAdd: capabilities(),
+  CapabilityDrop: capabilities(),
+  Devices: v.nullish(v.array(device)),
+  Privileged: v.optional(v.boolean('must be true or false')),
 });
 
 const resources = v.pipe(

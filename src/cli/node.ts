@@ -1,5 +1,5 @@
 /**
- * `swarmlet node ls` and `node inspect`: the cluster's nodes as the docker CLI shows them.
+ * `swarmlet node ...`: ls, inspect, ps, update, promote, demote, rm — the cluster's nodes as the docker CLI shows them.
  *
  * Which node is "self" is the daemon's answer (GET /info's Swarm.NodeID), not a guess from the hostname: several
  * daemons may share a host in tests, and a node's hostname can be overridden.
@@ -12,6 +12,7 @@ import { forEachRef, type CommandGroup, type CommandSpec } from './command.ts';
 import { inspectCommand } from './inspect.ts';
 import { booleanOption, filtersQuery, listOption, stringOption } from './flags.ts';
 import { parseOutputFormat } from './format.ts';
+import { TASK_LIST_OPTIONS, listTasks } from './task-list.ts';
 import { renderNodeTable } from './views/nodes.ts';
 import { prettyNode } from './views/pretty.ts';
 
@@ -43,17 +44,45 @@ const ls: CommandSpec = {
   },
 };
 
+/** A node by ID, name, hostname or ID prefix, or `self` for the node the daemon runs on. */
+async function fetchNode(api: ApiClient, ref: string): Promise<Node> {
+  const id = ref === 'self' ? await selfNodeId(api) : ref;
+  if (!id) throw unavailable('this node is not part of a swarm: run `swarmlet init` first');
+  return api.get<Node>(`/nodes/${encodeURIComponent(id)}`);
+}
+
 const inspect = inspectCommand<Node>({
   noun: 'node',
   description: 'Display detailed information on one or more nodes (self for this node)',
-  async fetch(api, ref) {
-    const id = ref === 'self' ? await selfNodeId(api) : ref;
-    if (!id) throw unavailable('this node is not part of a swarm: run `swarmlet init` first');
-    return api.get<Node>(`/nodes/${encodeURIComponent(id)}`);
-  },
+  fetch: fetchNode,
   pretty: prettyNode,
   separator: '\n',
 });
+
+const ps: CommandSpec = {
+  name: 'ps',
+  args: '[...node]',
+  description: 'List tasks running on one or more nodes, defaults to current node',
+  options: TASK_LIST_OPTIONS,
+  async run(ctx) {
+    const api = ctx.api();
+    const refs = ctx.args.positionals.length > 0 ? ctx.args.positionals : ['self'];
+    const ids: string[] = [];
+    let failure: unknown;
+    try {
+      await forEachRef(ctx, refs, async (ref) => {
+        ids.push((await fetchNode(api, ref)).ID);
+      });
+    } catch (err) {
+      failure = err;
+    }
+    // As docker does: the tasks of the nodes found are listed even when another reference failed.
+    if (ids.length > 0) {
+      await listTasks(ctx, { filters: { node: ids }, quietFullIds: false, printWhenEmpty: failure === undefined });
+    }
+    if (failure) throw failure;
+  },
+};
 
 /** Reads the node, changes its spec, and writes it back at the version read (Docker's optimistic update). */
 async function updateNode(api: ApiClient, ref: string, change: (spec: NodeSpec) => NodeSpec): Promise<Node> {
@@ -139,5 +168,5 @@ const rm: CommandSpec = {
 export const nodeCommands: CommandGroup = {
   name: 'node',
   description: 'Manage swarm nodes',
-  commands: [roleCommand('demote', 'worker'), inspect, ls, roleCommand('promote', 'manager'), rm, update],
+  commands: [roleCommand('demote', 'worker'), inspect, ls, roleCommand('promote', 'manager'), ps, rm, update],
 };

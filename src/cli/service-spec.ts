@@ -4,16 +4,32 @@
  * The flags are Docker's, with Docker's meanings, and the spec is the one `docker service create` would send for
  * the same command line: the image's command goes to ContainerSpec.Args and `--entrypoint` to ContainerSpec.Command
  * (Docker's split, which the engine maps to Cmd and Entrypoint), sizes are 1024-based bytes, durations are
- * nanoseconds. Only what the user gave is set, so the daemon's defaults — the same ones Docker applies — stay in
- * one place. Building the spec is pure; sending it is the command's business.
+ * nanoseconds, capabilities are written as Docker normalises them. Only what the user gave is set, so the daemon's
+ * defaults — the same ones Docker applies — stay in one place. Building the spec is pure (the client's working
+ * directory and environment, which Docker reads for `--mount src=./dir` and `-e NAME`, are passed in); sending it
+ * is the command's business.
+ *
+ * `--device` and `--privileged` are swarmlet's: Swarm services cannot reach host devices (moby issue 24862, swarmkit
+ * issue 1030), which is most of what a Raspberry Pi service needs — GPIO, I2C, a USB radio.
  */
 
-import type { ContainerSpec, Labels, Placement, Resources, RestartPolicy, ServiceSpec, TaskSpec } from '../api/types.ts';
+import type {
+  ContainerSpec,
+  DeviceMapping,
+  HealthConfig,
+  Labels,
+  Placement,
+  Resources,
+  RestartPolicy,
+  ServiceSpec,
+  TaskSpec,
+} from '../api/types.ts';
 import { invalidArgument } from '../errors.ts';
 import { parseDuration } from '../util/duration.ts';
 import { splitShellWords } from '../util/shell-words.ts';
 import { parseMemorySize, parseNanoCpus } from '../util/units.ts';
-import { type OptionSpec, type ParsedArgs, listOption, stringOption } from './flags.ts';
+import { type OptionSpec, type ParsedArgs, booleanOption, listOption, stringOption } from './flags.ts';
+import { parseMount } from './mount-option.ts';
 
 /** The flags of `service create`, in the order help lists them. */
 export const CREATE_OPTIONS: OptionSpec[] = [
@@ -39,9 +55,28 @@ export const CREATE_OPTIONS: OptionSpec[] = [
   { name: 'user', short: 'u', value: 'USER', description: 'Username or UID (format: <name|uid>[:<group|gid>])' },
   { name: 'workdir', short: 'w', value: 'DIR', description: 'Working directory inside the container' },
   { name: 'entrypoint', value: 'CMD', description: 'Overwrite the default ENTRYPOINT of the image' },
+  { name: 'mount', value: 'MOUNT', multiple: true, description: 'Attach a filesystem mount to the service (e.g. type=bind,source=/srv/data,target=/data)' },
+  { name: 'health-cmd', value: 'CMD', description: 'Command to run to check health' },
+  { name: 'health-interval', value: 'DUR', description: 'Time between running the check (ms|s|m|h)' },
+  { name: 'health-timeout', value: 'DUR', description: 'Maximum time to allow one check to run (ms|s|m|h)' },
+  { name: 'health-retries', value: 'N', description: 'Consecutive failures needed to report unhealthy' },
+  { name: 'health-start-period', value: 'DUR', description: 'Start period for the container to initialize before counting retries towards unstable (ms|s|m|h)' },
+  { name: 'no-healthcheck', description: 'Disable any container-specified HEALTHCHECK' },
+  { name: 'cap-add', value: 'CAP', multiple: true, description: 'Add Linux capabilities' },
+  { name: 'cap-drop', value: 'CAP', multiple: true, description: 'Drop Linux capabilities' },
+  { name: 'device', value: 'DEVICE', multiple: true, description: 'Add a host device to the container: /dev/HOST[:/dev/CONTAINER[:rwm]] (a swarmlet addition)' },
+  { name: 'privileged', description: 'Give extended privileges to this container (a swarmlet addition)' },
   { name: 'detach', short: 'd', description: 'Exit immediately instead of waiting for the service to converge' },
   { name: 'quiet', short: 'q', description: 'Suppress progress output' },
 ];
+
+/** The client's side of a command line: what Docker reads from the machine the CLI runs on. */
+export interface ClientContext {
+  /** Where `--mount source=./dir` is resolved. */
+  cwd: string;
+  /** Where `-e NAME` (no `=`) takes NAME's value. */
+  env: Readonly<Record<string, string | undefined>>;
+}
 
 /** `K=V` pairs into a map; a bare `K` means an empty value, as Docker reads labels. */
 export function parseLabels(pairs: readonly string[]): Labels | undefined {
@@ -70,13 +105,19 @@ const RESTART_CONDITIONS = ['none', 'on-failure', 'any'] as const;
 export type ServiceSpecRequest = Omit<ServiceSpec, 'Name'> & { Name?: string };
 
 /** Builds the ServiceSpec for `service create [flags] IMAGE [COMMAND] [ARG...]`. */
-export function buildServiceSpec({ options, positionals }: ParsedArgs): ServiceSpecRequest {
+export function buildServiceSpec(
+  { options, positionals }: ParsedArgs,
+  client: ClientContext = { cwd: process.cwd(), env: process.env },
+): ServiceSpecRequest {
   const [image, ...args] = positionals;
   if (!image) throw invalidArgument('service create needs an image: swarmlet service create [OPTIONS] IMAGE [COMMAND] [ARG...]');
 
   const get = (name: string) => stringOption(options, name);
   const entrypoint = get('entrypoint');
-  const env = listOption(options, 'env');
+  const env = listOption(options, 'env').map((entry) => environmentEntry(entry, client.env));
+  const mounts = listOption(options, 'mount').map((mount) => parseMount(mount, client));
+  const devices = listOption(options, 'device').map(parseDevice);
+  const capabilities = effectiveCapabilities(listOption(options, 'cap-add'), listOption(options, 'cap-drop'));
   const containerSpec: ContainerSpec = {
     Image: image,
     ...defined('Labels', parseLabels(listOption(options, 'container-label'))),
@@ -87,6 +128,12 @@ export function buildServiceSpec({ options, positionals }: ParsedArgs): ServiceS
     ...defined('Dir', get('workdir')),
     ...defined('User', get('user')),
     ...defined('StopGracePeriod', mapDefined(get('stop-grace-period'), parseDuration)),
+    ...defined('Healthcheck', healthcheck(options)),
+    ...defined('Mounts', mounts.length > 0 ? mounts : undefined),
+    ...defined('CapabilityAdd', capabilities.add),
+    ...defined('CapabilityDrop', capabilities.drop),
+    ...defined('Devices', devices.length > 0 ? devices : undefined),
+    ...defined('Privileged', booleanOption(options, 'privileged') || undefined),
   };
 
   const taskTemplate: TaskSpec = {
@@ -102,6 +149,99 @@ export function buildServiceSpec({ options, positionals }: ParsedArgs): ServiceS
     TaskTemplate: taskTemplate,
     Mode: serviceMode(get('mode'), get('replicas')),
   };
+}
+
+/**
+ * An `--env` entry as Docker takes it: `K=V` as typed, and a bare `K` takes K's value from the client's environment
+ * (left bare, which unsets K in the container, when the client has none).
+ */
+export function environmentEntry(entry: string, env: ClientContext['env']): string {
+  const equals = entry.indexOf('=');
+  const name = equals < 0 ? entry : entry.slice(0, equals);
+  if (name.trim() === '') throw invalidArgument(`invalid environment variable "${entry}": use NAME=VALUE`);
+  if (equals >= 0) return entry;
+  const value = env[name];
+  return value === undefined ? entry : `${name}=${value}`;
+}
+
+/**
+ * The `--health-*` flags into a HealthConfig, with Docker's rules: a command becomes `CMD-SHELL`; any setting (zero
+ * durations and retries left out, as Docker leaves them out) makes a healthcheck, which the image's own fills in
+ * where unset; `--no-healthcheck` is `NONE` and cannot be combined with a setting.
+ */
+export function healthcheck(options: ParsedArgs['options']): HealthConfig | undefined {
+  const get = (name: string) => stringOption(options, name);
+  const command = get('health-cmd') || undefined;
+  const interval = mapDefined(get('health-interval'), parseDuration);
+  const timeout = mapDefined(get('health-timeout'), parseDuration);
+  const startPeriod = mapDefined(get('health-start-period'), parseDuration);
+  const retries = mapDefined(get('health-retries'), (text) => parseCount(text, 'health-retries'));
+  // Docker counts a given duration even when it is 0, but not retries of 0.
+  const given = command !== undefined || interval !== undefined || timeout !== undefined || startPeriod !== undefined || Boolean(retries);
+  if (booleanOption(options, 'no-healthcheck')) {
+    if (given) throw invalidArgument('--no-healthcheck conflicts with --health-* options');
+    return { Test: ['NONE'] };
+  }
+  if (!given) return undefined;
+  return {
+    ...defined('Test', command === undefined ? undefined : ['CMD-SHELL', command]),
+    ...defined('Interval', interval || undefined),
+    ...defined('Timeout', timeout || undefined),
+    ...defined('Retries', retries || undefined),
+    ...defined('StartPeriod', startPeriod || undefined),
+  };
+}
+
+/** The one capability name that is not a capability: every one of them. */
+const ALL_CAPABILITIES = 'ALL';
+/** `service update`'s "forget the added/dropped list"; meaningless on create, and left out as Docker leaves it out. */
+const RESET_CAPABILITIES = 'RESET';
+
+/** `net_admin`, ` CAP_NET_ADMIN`, `net_admin ` → `CAP_NET_ADMIN`; `all` → `ALL`. */
+export function normalizeCapability(name: string): string {
+  const upper = name.trim().toUpperCase();
+  if (upper === ALL_CAPABILITIES || upper === RESET_CAPABILITIES || upper.startsWith('CAP_')) return upper;
+  return `CAP_${upper}`;
+}
+
+/**
+ * `--cap-add` and `--cap-drop` as Docker sends them: normalised, without duplicates, sorted; `ALL` stands alone in
+ * its list; and a capability both added and dropped is added (adding wins, so it is not dropped).
+ */
+export function effectiveCapabilities(add: readonly string[], drop: readonly string[]): { add?: string[]; drop?: string[] } {
+  const normalize = (names: readonly string[]) => {
+    const set = new Set(names.map(normalizeCapability));
+    set.delete(RESET_CAPABILITIES);
+    return set.has(ALL_CAPABILITIES) ? new Set([ALL_CAPABILITIES]) : set;
+  };
+  const added = normalize(add);
+  const dropped = [...normalize(drop)].filter((name) => !added.has(name));
+  const sorted = (names: Iterable<string>) => [...names].sort();
+  return {
+    ...defined('add', added.size > 0 ? sorted(added) : undefined),
+    ...defined('drop', dropped.length > 0 ? sorted(dropped) : undefined),
+  };
+}
+
+/** Letters of a device's cgroup permissions, each at most once: read, write, mknod. */
+const DEVICE_PERMISSIONS = /^(?:([rwm])(?!.*\1)){1,3}$/;
+
+/**
+ * `--device /dev/HOST[:/dev/CONTAINER][:PERMISSIONS]`, as `docker run --device` reads it: the container path
+ * defaults to the host's, permissions to `rwm`, and a second part made only of r, w and m is permissions.
+ */
+export function parseDevice(text: string): DeviceMapping {
+  const fail = (why: string) => invalidArgument(`invalid --device "${text}": ${why}`);
+  const parts = text.split(':');
+  if (parts.length > 3) throw fail('use /dev/HOST[:/dev/CONTAINER[:PERMISSIONS]], e.g. /dev/i2c-1 or /dev/ttyUSB0:/dev/radio:rw');
+  const [host = '', second, third] = parts;
+  const secondIsPermissions = parts.length === 2 && DEVICE_PERMISSIONS.test(second!);
+  const container = parts.length === 1 || secondIsPermissions ? host : second!;
+  const permissions = parts.length === 3 ? third! : secondIsPermissions ? second! : 'rwm';
+  if (!host.startsWith('/')) throw fail(`the device on the node must be an absolute path, e.g. /dev/i2c-1`);
+  if (!container.startsWith('/')) throw fail(`the path in the container must be absolute, e.g. /dev/i2c-1`);
+  if (!DEVICE_PERMISSIONS.test(permissions)) throw fail(`invalid permissions "${permissions}": use letters from r (read), w (write) and m (mknod), e.g. rw`);
+  return { PathOnHost: host, PathInContainer: container, CgroupPermissions: permissions };
 }
 
 function serviceMode(mode = 'replicated', replicas: string | undefined): NonNullable<ServiceSpec['Mode']> {

@@ -5,7 +5,7 @@
  * or name, by Docker's rules) on GET /services/{ref}, so lookups behave the same for this CLI and the docker CLI.
  */
 
-import type { Node, Service, Task } from '../api/types.ts';
+import type { Service } from '../api/types.ts';
 import { invalidArgument } from '../errors.ts';
 import type { CommandContext, CommandGroup, CommandSpec } from './command.ts';
 import { forEachRef } from './command.ts';
@@ -16,7 +16,7 @@ import { parseOutputFormat, shortId } from './format.ts';
 import { CREATE_OPTIONS, buildServiceSpec, parseCount } from './service-spec.ts';
 import { prettyService } from './views/pretty.ts';
 import { renderServiceTable } from './views/services.ts';
-import { renderTaskTable } from './views/tasks.ts';
+import { TASK_LIST_OPTIONS, listTasks } from './task-list.ts';
 
 const QUIET: OptionSpec = { name: 'quiet', short: 'q', description: 'Only display IDs' };
 const FORMAT: OptionSpec = { name: 'format', value: 'FORMAT', description: 'Output format: table (default) or json (one object per row, as docker prints it)' };
@@ -76,31 +76,14 @@ const ps: CommandSpec = {
   name: 'ps',
   args: '<...service>',
   description: 'List the tasks of one or more services',
-  options: [{ name: 'no-trunc', description: 'Do not truncate output' }, QUIET, FORMAT, FILTER],
+  options: TASK_LIST_OPTIONS,
   async run(ctx) {
-    const { options, positionals } = ctx.args;
-    const format = parseOutputFormat(stringOption(options, 'format'));
     const api = ctx.api();
     const services: Service[] = [];
-    await forEachRef(ctx, positionals, async (ref) => {
+    await forEachRef(ctx, ctx.args.positionals, async (ref) => {
       services.push(await api.get<Service>(servicePath(ref)));
     });
-    const tasks = await api.get<Task[]>('/tasks', {
-      filters: filtersQuery(listOption(options, 'filter'), { service: services.map((service) => service.ID) }),
-    });
-    if (booleanOption(options, 'quiet')) {
-      ctx.out(tasks.map((task) => `${task.ID}\n`).join(''));
-      return;
-    }
-    const nodes = await api.get<Node[]>('/nodes');
-    ctx.out(
-      renderTaskTable(tasks, {
-        serviceNames: new Map(services.map((service) => [service.ID, service.Spec.Name])),
-        nodeNames: new Map(nodes.map((node) => [node.ID, node.Description.Hostname])),
-        now: ctx.now(),
-        noTrunc: booleanOption(options, 'no-trunc'),
-      }, format),
-    );
+    await listTasks(ctx, { filters: { service: services.map((service) => service.ID) }, services, quietFullIds: true, printWhenEmpty: true });
   },
 };
 

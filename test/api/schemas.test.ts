@@ -56,4 +56,80 @@ describe('service spec validation', () => {
     rejects(placement({ MaxReplicas: -1 }), /Placement\.MaxReplicas: must be 0 \(no limit\) or a positive number/);
     rejects(placement({ MaxReplicas: 1.5 }), /Placement\.MaxReplicas: must be a whole number/);
   });
+
+  const withContainer = (fields: Record<string, unknown>) => {
+    const v = valid();
+    return { ...v, TaskTemplate: { ...v.TaskTemplate, ContainerSpec: { ...v.TaskTemplate.ContainerSpec, ...fields } } };
+  };
+  const AT = 'TaskTemplate\\.ContainerSpec';
+
+  it('accepts what docker service create sends for --health-*, --mount and --cap-*, and swarmlet\'s devices', () => {
+    const fields = {
+      Healthcheck: { Test: ['CMD-SHELL', 'pgrep app'], Interval: 30e9, Timeout: 1e6, Retries: 3, StartPeriod: 0 },
+      Mounts: [
+        { Type: 'bind', Source: '/srv/data', Target: '/data', ReadOnly: true, BindOptions: { Propagation: 'rslave' } },
+        { Type: 'volume', Source: 'cache', Target: '/cache', VolumeOptions: { NoCopy: true, Labels: { a: '1' }, DriverConfig: { Name: 'local', Options: { type: 'tmpfs' } } } },
+        { Type: 'volume', Target: '/anonymous' },
+        { Type: 'tmpfs', Target: '/run/app', TmpfsOptions: { SizeBytes: 67108864, Mode: 0o1770 } },
+      ],
+      CapabilityAdd: ['CAP_NET_ADMIN'],
+      CapabilityDrop: ['ALL'],
+      Devices: [{ PathOnHost: '/dev/ttyUSB0', PathInContainer: '/dev/radio', CgroupPermissions: 'rw' }],
+      Privileged: true,
+    };
+    const container = parseServiceSpec(withContainer(fields)).TaskTemplate.ContainerSpec;
+    assert.deepEqual({ ...container, Image: undefined, Args: undefined, Isolation: undefined }, { Image: undefined, Args: undefined, Isolation: undefined, ...fields });
+    assert.deepEqual(parseServiceSpec(withContainer({ Healthcheck: { Test: ['NONE'] } })).TaskTemplate.ContainerSpec.Healthcheck, { Test: ['NONE'] });
+    assert.deepEqual(parseServiceSpec(withContainer({ Healthcheck: { Test: [] } })).TaskTemplate.ContainerSpec.Healthcheck, { Test: [] });
+    // The docker CLI sends nil lists as null.
+    parseServiceSpec(withContainer({ Mounts: null, CapabilityAdd: null, CapabilityDrop: null, Devices: null, Healthcheck: null }));
+  });
+
+  it('gives a device rwm permissions when none are given, as docker run --device does', () => {
+    const [device] = parseServiceSpec(withContainer({ Devices: [{ PathOnHost: '/dev/i2c-1', PathInContainer: '/dev/i2c-1' }] })).TaskTemplate.ContainerSpec.Devices!;
+    assert.deepEqual(device, { PathOnHost: '/dev/i2c-1', PathInContainer: '/dev/i2c-1', CgroupPermissions: 'rwm' });
+  });
+
+  it('refuses bad healthchecks, naming the field and what to write', () => {
+    const health = (Healthcheck: unknown) => withContainer({ Healthcheck });
+    rejects(health({ Test: ['curl', 'x'] }), new RegExp(`at ${AT}\\.Healthcheck\\.Test: must start with NONE, CMD or CMD-SHELL, e\\.g\\. \\["CMD-SHELL"`));
+    rejects(health({ Test: 'pgrep app' }), new RegExp(`at ${AT}\\.Healthcheck\\.Test`));
+    rejects(health({ Test: ['CMD-SHELL'] }), /CMD and CMD-SHELL need the command after them/);
+    rejects(health({ Test: ['NONE', 'x'] }), /\["NONE"\] takes nothing after it/);
+    for (const field of ['Interval', 'Timeout', 'StartPeriod']) {
+      rejects(health({ [field]: 999_999 }), new RegExp(`Healthcheck\\.${field}: must be 0 \\(the default\\) or at least 1ms`));
+      rejects(health({ [field]: -1 }), new RegExp(`Healthcheck\\.${field}: must not be negative`));
+      rejects(health({ [field]: 1_500_000.5 }), new RegExp(`Healthcheck\\.${field}: must be a whole number`));
+    }
+    rejects(health({ Retries: -1 }), /Healthcheck\.Retries: must not be negative/);
+    rejects(health({ Retries: 0.5 }), /Healthcheck\.Retries: must be a whole number/);
+  });
+
+  it('refuses bad mounts, naming the mount and the field', () => {
+    const mount = (m: unknown) => withContainer({ Mounts: [{ Type: 'volume', Target: '/ok' }, m] });
+    rejects(mount({ Type: 'nfs', Target: '/x' }), new RegExp(`at ${AT}\\.Mounts\\.1\\.Type: must be bind, volume or tmpfs`));
+    rejects(mount({ Type: 'volume' }), /Mounts\.1\.Target: is required: the path in the container, e\.g\. \/data/);
+    rejects(mount({ Type: 'volume', Target: 'data' }), /Mounts\.1\.Target: must be an absolute path in the container, e\.g\. \/data/);
+    rejects(mount({ Type: 'bind', Target: '/data' }), /Mounts\.1\.Source: a bind mount needs Source, an absolute path on the node, e\.g\. \/srv\/data/);
+    rejects(mount({ Type: 'bind', Source: 'srv/data', Target: '/data' }), /Mounts\.1\.Source: a bind mount needs Source, an absolute path/);
+    rejects(mount({ Type: 'tmpfs', Source: '/x', Target: '/data' }), /Mounts\.1\.Source: a tmpfs mount takes no Source/);
+    rejects(mount({ Type: 'bind', Source: '/a', Target: '/b', BindOptions: { Propagation: 'sideways' } }), /BindOptions\.Propagation: must be private, rprivate/);
+    rejects(mount({ Type: 'tmpfs', Target: '/b', TmpfsOptions: { SizeBytes: -1 } }), /TmpfsOptions\.SizeBytes: must not be negative/);
+    rejects(mount({ Type: 'volume', Target: '/b', ReadOnly: 'yes' }), /Mounts\.1\.ReadOnly/);
+  });
+
+  it('refuses bad devices, capabilities and privileged, naming the field', () => {
+    const device = (d: unknown) => withContainer({ Devices: [d] });
+    rejects(device({ PathOnHost: 'ttyUSB0', PathInContainer: '/dev/radio' }), new RegExp(`at ${AT}\\.Devices\\.0\\.PathOnHost: must be an absolute path on the node, e\\.g\\. /dev/i2c-1`));
+    rejects(device({ PathOnHost: '/dev/ttyUSB0', PathInContainer: 'radio' }), /Devices\.0\.PathInContainer: must be an absolute path in the container/);
+    rejects(device({ PathInContainer: '/dev/radio' }), /Devices\.0\.PathOnHost: is required: the device on the node/);
+    rejects(device({ PathOnHost: '/dev/ttyUSB0' }), /Devices\.0\.PathInContainer: is required: the path in the container/);
+    for (const permissions of ['rwx', 'rr', '', 'RW']) {
+      rejects(device({ PathOnHost: '/dev/a', PathInContainer: '/dev/a', CgroupPermissions: permissions }), /Devices\.0\.CgroupPermissions: must be letters from r, w and m, each at most once/);
+    }
+    rejects(withContainer({ CapabilityAdd: ['NET ADMIN'] }), /CapabilityAdd\.0: capabilities are names such as CAP_NET_ADMIN, or ALL/);
+    rejects(withContainer({ CapabilityDrop: 'ALL' }), /CapabilityDrop/);
+    rejects(withContainer({ Privileged: 'yes' }), new RegExp(`at ${AT}\\.Privileged: must be true or false`));
+  });
 });
+

@@ -34,6 +34,12 @@ describe('swarmlet CLI without a daemon', () => {
     assert.match(command.stdout, /\$ swarmlet service create <image> \[\.\.\.command\]/);
     assert.match(command.stdout, /--reserve-memory <SIZE>/);
     assert.match(command.stdout, /-e, --env <K=V>/);
+    assert.match(command.stdout, /--mount <MOUNT>\s+Attach a filesystem mount to the service/);
+    assert.match(command.stdout, /--device <DEVICE>\s+Add a host device to the container: .*\(a swarmlet addition\)/);
+    assert.match(command.stdout, /--privileged\s+Give extended privileges to this container \(a swarmlet addition\)/);
+    const nodePs = await runCli(['node', 'ps', '--help']);
+    assert.match(nodePs.stdout, /\$ swarmlet node ps \[\.\.\.node\]/);
+    assert.match(nodePs.stdout, /--no-resolve\s+Do not map IDs to Names/);
     assert.doesNotMatch(command.stdout, / +$/m, 'no trailing blanks in help');
   });
 
@@ -61,6 +67,9 @@ describe('swarmlet CLI without a daemon', () => {
       [['service', 'frobnicate'], `Error: unknown command "frobnicate" for "swarmlet service"; see 'swarmlet service --help'\n`],
       [['frobnicate'], `Error: unknown command "frobnicate" for "swarmlet"; see 'swarmlet --help'\n`],
       [['service', 'scale', 'back'], 'Error: invalid scale specifier "back": use SERVICE=REPLICAS, e.g. back=5\n'],
+      [['service', 'create', '--no-healthcheck', '--health-cmd', 'true', 'img'], 'Error: --no-healthcheck conflicts with --health-* options\n'],
+      [['service', 'create', '--mount', 'type=bind,target=/data', 'img'], 'Error: invalid --mount "type=bind,target=/data": a bind mount needs a source: the path on the node, e.g. source=/srv/data\n'],
+      [['service', 'create', '--device', 'ttyUSB0', 'img'], 'Error: invalid --device "ttyUSB0": the device on the node must be an absolute path, e.g. /dev/i2c-1\n'],
       [['service', 'ls', '--format', '{{.ID}}'], 'Error: unsupported --format "{{.ID}}": use "table" (the default) or "json"\n'],
       [['daemon', '--engine', 'tcp://1.2.3.4:2375'], 'Error: invalid --engine "tcp://1.2.3.4:2375": use unix:///path/to/engine.sock (e.g. unix:///var/run/docker.sock)\n'],
     ];
@@ -116,6 +125,29 @@ describe('swarmlet CLI against an API', () => {
       Name: 'back',
       TaskTemplate: { ContainerSpec: { Image: 'img', Args: ['sh', '-c', 'echo hi'] }, Resources: { Reservations: { MemoryBytes: 67108864 } } },
       Mode: { Replicated: { Replicas: 3 } },
+    });
+  });
+
+  it('service create sends healthcheck, mounts, capabilities, devices and privileged as one spec', async () => {
+    reply = (req) => (req.path === '/services/create' ? { status: 201, body: { ID: SERVICE_ID } } : { status: 500 });
+    const result = await runCli([
+      'service', 'create', '-d', '--name', 'sensor', '--health-cmd', 'pgrep sensor', '--health-interval', '10s', '--mount', 'type=bind,src=/srv/sensor,dst=/data',
+      '--cap-add', 'sys_rawio', '--device', '/dev/i2c-1', '--privileged', 'img',
+    ], env());
+    assert.deepEqual(result, { code: 0, stdout: `${SERVICE_ID}\n`, stderr: '' });
+    assert.deepEqual(lastRequests(1)[0]!.body, {
+      Name: 'sensor',
+      TaskTemplate: {
+        ContainerSpec: {
+          Image: 'img',
+          Healthcheck: { Test: ['CMD-SHELL', 'pgrep sensor'], Interval: 10e9 },
+          Mounts: [{ Type: 'bind', Source: '/srv/sensor', Target: '/data' }],
+          CapabilityAdd: ['CAP_SYS_RAWIO'],
+          Devices: [{ PathOnHost: '/dev/i2c-1', PathInContainer: '/dev/i2c-1', CgroupPermissions: 'rwm' }],
+          Privileged: true,
+        },
+      },
+      Mode: { Replicated: { Replicas: 1 } },
     });
   });
 
@@ -223,6 +255,108 @@ describe('swarmlet CLI against an API', () => {
     ));
     const inspect = await runCli(['node', 'inspect', 'self'], env());
     assert.deepEqual(JSON.parse(inspect.stdout), [node(NODE_ID, 'vm')]);
+  });
+
+  describe('node ps', () => {
+    const PI2 = 'pi2bbbbbbbbbbbbbbbbbbbbbb';
+    const hoursAgo = (hours: number) => new Date(Date.now() - hours * 3_600_000).toISOString();
+    const onNode = (id: string, nodeId: string, slot: number, state: Task['DesiredState']) => {
+      const t = task(id, SERVICE_ID, slot, 'busybox:1', state, state, 0, { nodeId });
+      return { ...t, CreatedAt: hoursAgo(slot), Status: { ...t.Status, Timestamp: hoursAgo(3) } };
+    };
+    const TASKS: Record<string, Task[]> = {
+      [NODE_ID]: [onNode('a7rejd97vlqkh2jg6jqm1s22c', NODE_ID, 1, 'running')],
+      [PI2]: [onNode('famzqbh3jg65g1ctl4ex4xskp', PI2, 2, 'running'), onNode('lmbl69r35ebcxumle5hhdm4iq', PI2, 3, 'shutdown')],
+    };
+    const nodes = [
+      node(NODE_ID, 'pi-1'),
+      node(PI2, 'pi-2', { Spec: { Role: 'worker', Availability: 'active', Name: 'radio' } }),
+      node('pi3ccccccccccccccccccccccc', 'pi-3', { Spec: { Role: 'worker', Availability: 'active' } }),
+    ];
+    const daemon = (req: FakeRequest): FakeReply => {
+      if (req.path === '/info') return { body: { Swarm: { NodeID: NODE_ID, LocalNodeState: 'active' } } };
+      const found = nodes.find((n) => req.path === `/nodes/${n.ID}` || req.path === `/nodes/${n.Description.Hostname}`);
+      if (found) return { body: found };
+      if (req.path.startsWith('/nodes/')) return { status: 404, body: { message: `node ${req.path.slice(7)} not found` } };
+      if (req.path === '/nodes') return { body: nodes };
+      if (req.path === '/services') return { body: [back] };
+      if (req.path === '/tasks') {
+        const filters = JSON.parse(req.query.get('filters')!) as Record<string, string[]>;
+        return { body: filters.node!.flatMap((id) => TASKS[id] ?? []) };
+      }
+      return { status: 404, body: { message: 'unexpected' } };
+    };
+    const tasksFilters = () => JSON.parse(api.requests.findLast((req) => req.path === '/tasks')!.query.get('filters')!);
+
+    it('lists the tasks on the node the daemon runs on, with service and node names, as docker node ps does', async () => {
+      reply = daemon;
+      const result = await runCli(['node', 'ps'], env());
+      assert.deepEqual(result, {
+        code: 0,
+        stdout: lines(
+          'ID             NAME      IMAGE       NODE      DESIRED STATE   CURRENT STATE         ERROR     PORTS',
+          'a7rejd97vlqk   back.1    busybox:1   pi-1      Running         Running 3 hours ago             ',
+        ),
+        stderr: '',
+      });
+      assert.deepEqual(tasksFilters(), { node: [NODE_ID] });
+    });
+
+    it('takes node references, adds the user\'s filters, and names a node by its given name', async () => {
+      reply = daemon;
+      const result = await runCli(['node', 'ps', 'pi-2', '--filter', 'desired-state=running'], env());
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /^famzqbh3jg65   back\.2    busybox:1   radio     Running         Running 3 hours ago/m);
+      assert.deepEqual(tasksFilters(), { 'desired-state': ['running'], node: [PI2] });
+    });
+
+    it('prints short task IDs with -q (full with --no-trunc), in the table\'s order', async () => {
+      reply = daemon;
+      assert.equal((await runCli(['node', 'ps', '-q', 'pi-2'], env())).stdout, lines('famzqbh3jg65', 'lmbl69r35ebc'));
+      assert.equal((await runCli(['node', 'ps', '-q', '--no-trunc', 'pi-2', 'self'], env())).stdout, lines(
+        'a7rejd97vlqkh2jg6jqm1s22c', 'famzqbh3jg65g1ctl4ex4xskp', 'lmbl69r35ebcxumle5hhdm4iq',
+      ));
+      assert.deepEqual(tasksFilters(), { node: [PI2, NODE_ID] });
+    });
+
+    it('shows IDs and asks for no names with --no-resolve', async () => {
+      reply = daemon;
+      const before = api.requests.length;
+      const result = await runCli(['node', 'ps', '--no-resolve'], env());
+      assert.match(result.stdout, new RegExp(`^a7rejd97vlqk   ${SERVICE_ID}\\.1   busybox:1   ${NODE_ID}   Running `, 'm'));
+      assert.deepEqual(api.requests.slice(before).map((req) => req.path), ['/info', `/nodes/${NODE_ID}`, '/tasks']);
+    });
+
+    it('lists the tasks of the nodes found and then fails for the others, as docker does', async () => {
+      reply = daemon;
+      const partial = await runCli(['node', 'ps', 'pi-2', 'nosuch'], env());
+      assert.equal(partial.code, 1);
+      assert.equal(partial.stdout, lines(
+        'ID             NAME      IMAGE       NODE      DESIRED STATE   CURRENT STATE          ERROR     PORTS',
+        'famzqbh3jg65   back.2    busybox:1   radio     Running         Running 3 hours ago              ',
+        'lmbl69r35ebc   back.3    busybox:1   radio     Shutdown        Shutdown 3 hours ago             ',
+      ));
+      assert.equal(partial.stderr, 'Error: nosuch: node nosuch not found\n');
+      assert.deepEqual(await runCli(['node', 'ps', 'nosuch'], env()), { code: 1, stdout: '', stderr: 'Error: node nosuch not found\n' });
+      // A node without tasks: the empty table alone, but nothing before another reference's error.
+      assert.equal((await runCli(['node', 'ps', 'pi-3'], env())).stdout, lines('ID        NAME      IMAGE     NODE      DESIRED STATE   CURRENT STATE   ERROR     PORTS'));
+      assert.deepEqual(await runCli(['node', 'ps', 'pi-3', 'nosuch'], env()), { code: 1, stdout: '', stderr: 'Error: nosuch: node nosuch not found\n' });
+    });
+
+    it('says so when the daemon is in no swarm', async () => {
+      reply = (req) => (req.path === '/info' ? { body: { Swarm: { NodeID: '', LocalNodeState: 'inactive' } } } : { status: 404, body: { message: 'unexpected' } });
+      assert.deepEqual(await runCli(['node', 'ps'], env()), { code: 1, stdout: '', stderr: 'Error: this node is not part of a swarm: run `swarmlet init` first\n' });
+    });
+  });
+
+  it('node ls marks a node without memory limits in STATUS', async () => {
+    const pi = node(NODE_ID, 'pi-1');
+    pi.Description.MemoryLimit = false;
+    reply = (req) => (req.path === '/info' ? { body: { Swarm: { NodeID: NODE_ID } } } : req.path === '/nodes' ? { body: [pi] } : { status: 404, body: { message: 'unexpected' } });
+    assert.equal((await runCli(['node', 'ls'], env())).stdout, lines(
+      'ID                            HOSTNAME   STATUS                     AVAILABILITY   MANAGER STATUS   ENGINE VERSION',
+      'mwbff1fohwnkvuvj7yowzzvr0 *   pi-1       Ready (no memory limits)   Active         Leader           20.10.24+dfsg1',
+    ));
   });
 
   it('init posts Docker\'s body and prints the node ID and the worker join command', async () => {

@@ -120,6 +120,70 @@ describe('prettyService', () => {
       ].join('\n'),
     );
   });
+
+  it('shows capabilities, mounts and the healthcheck where Docker\'s template puts them, and swarmlet\'s devices', () => {
+    const service: Service = {
+      ID: '8b1kx3vuk60rue3mfh702ebm1',
+      Version: { Index: 7 },
+      CreatedAt: '2026-11-27T03:00:44Z',
+      UpdatedAt: '2026-11-27T03:00:44Z',
+      Spec: {
+        Name: 'sensor',
+        TaskTemplate: {
+          ContainerSpec: {
+            Image: 'sensor:1',
+            CapabilityAdd: ['CAP_NET_ADMIN', 'CAP_SYS_RAWIO'],
+            CapabilityDrop: ['CAP_CHOWN'],
+            Mounts: [{ Type: 'bind', Source: '/srv/sensor', Target: '/data', ReadOnly: true }, { Type: 'tmpfs', Target: '/run' }],
+            Devices: [{ PathOnHost: '/dev/i2c-1', PathInContainer: '/dev/i2c-1', CgroupPermissions: 'rw' }],
+            Privileged: true,
+            Healthcheck: { Test: ['CMD-SHELL', 'pgrep sensor'], Interval: 10e9, Retries: 3 },
+          },
+        },
+        Mode: { Replicated: { Replicas: 1 } },
+      },
+    };
+    assert.equal(
+      prettyService(service),
+      [
+        '',
+        'ID:\t\t8b1kx3vuk60rue3mfh702ebm1',
+        'Name:\t\tsensor',
+        'Service Mode:\tReplicated',
+        ' Replicas:\t1',
+        'Placement:',
+        'ContainerSpec:',
+        ' Image:\t\tsensor:1',
+        ' Privileged:\ttrue', // swarmlet's addition
+        'Capabilities:',
+        ' Add: CAP_NET_ADMIN, CAP_SYS_RAWIO',
+        ' Drop: CAP_CHOWN',
+        'Mounts:',
+        ' Target:\t/data',
+        '  Source:\t/srv/sensor',
+        '  ReadOnly:\ttrue',
+        '  Type:\t\tbind',
+        ' Target:\t/run',
+        '  Source:\t',
+        '  ReadOnly:\tfalse',
+        '  Type:\t\ttmpfs',
+        'Devices:', // swarmlet's addition
+        ' /dev/i2c-1:/dev/i2c-1:rw',
+        'Endpoint Mode:\tvip',
+        // Docker's template: indented, `=` with a tab for two fields, and a blank after the last test.
+        ' Healthcheck:',
+        '  Interval = 10s',
+        '  Retries = 3',
+        '  StartPeriod =\t0s',
+        '  Timeout =\t0s',
+        '  Tests:',
+        '\t Test = CMD-SHELL',
+        '\t Test = pgrep sensor ',
+        '',
+        '',
+      ].join('\n'),
+    );
+  });
 });
 
 describe('prettyNode', () => {
@@ -152,6 +216,36 @@ describe('prettyNode', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it('says when memory limits are not enforced and how to fix it on a Raspberry Pi, and counts the images', () => {
+    const pi = node(NODE_ID, 'pi-1', { ManagerStatus: undefined });
+    pi.Description.MemoryLimit = false;
+    pi.Description.Images = [
+      { ID: 'sha256:1', RepoTags: ['busybox:1'], RepoDigests: [], Platform: { OS: 'linux', Architecture: 'arm64' } },
+      { ID: 'sha256:2', RepoTags: ['app:2'], RepoDigests: [], Platform: { OS: 'linux', Architecture: 'arm64' } },
+    ];
+    const text = prettyNode(pi);
+    assert.ok(
+      text.includes(
+        [
+          ' Memory:\t\t23.54GiB',
+          ' Memory limits:\t\tnot enforced (memory cgroup disabled): tasks with a memory limit or reservation are not placed here',
+          '  To enable on a Raspberry Pi: add "cgroup_enable=memory cgroup_memory=1" to /boot/cmdline.txt (or /boot/firmware/cmdline.txt) and reboot',
+          'Engine Version:\t\t20.10.24+dfsg1',
+          'Images:\t\t\t2',
+          '',
+        ].join('\n'),
+      ),
+      text,
+    );
+  });
+
+  it('adds nothing for a node that enforces memory limits', () => {
+    const pi = node(NODE_ID, 'pi-1');
+    pi.Description.MemoryLimit = true;
+    assert.equal(prettyNode(pi), prettyNode(node(NODE_ID, 'pi-1')));
+    assert.doesNotMatch(prettyNode(pi), /Memory limits|Images/);
   });
 
   it('writes times as Go does', () => {

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { renderTable } from '../../src/cli/table.ts';
 import { renderNodeTable } from '../../src/cli/views/nodes.ts';
 import { renderServiceTable } from '../../src/cli/views/services.ts';
-import { renderTaskTable } from '../../src/cli/views/tasks.ts';
+import { renderTaskIds, renderTaskTable } from '../../src/cli/views/tasks.ts';
 import { NODE_ID, NOW, lines, node, service, task } from './docker-fixtures.ts';
 
 const BUSYBOX = 'swarmlet-cliref/busybox:1';
@@ -117,6 +117,24 @@ describe('service ps', () => {
     ));
   });
 
+  it('shows service and node IDs where no names are known (--no-resolve)', () => {
+    const tasks = [task('a7rejd97vlqkh2jg6jqm1s22c', 'v1abbs71d77e9wupts94kvt8f', 1, BUSYBOX, 'running', 'running', 14)];
+    assert.equal(renderTaskTable(tasks, { serviceNames: new Map(), nodeNames: new Map(), now: NOW, noTrunc: false }), lines(
+      'ID             NAME                          IMAGE                       NODE                        DESIRED STATE   CURRENT STATE            ERROR     PORTS',
+      'a7rejd97vlqk   v1abbs71d77e9wupts94kvt8f.1   swarmlet-cliref/busybox:1   mwbff1fohwnkvuvj7yowzzvr0   Running         Running 14 seconds ago             ',
+    ));
+  });
+
+  it('lists IDs for -q in the table\'s order, truncated unless asked not to', () => {
+    const tasks = [
+      task('lmbl69r35ebcxumle5hhdm4iq', 'BACK', 10, BUSYBOX, 'running', 'running', 14),
+      task('a7rejd97vlqkh2jg6jqm1s22c', 'BACK', 2, BUSYBOX, 'running', 'running', 14),
+    ];
+    const names = new Map([['BACK', 'back']]);
+    assert.equal(renderTaskIds(tasks, names, false), lines('a7rejd97vlqk', 'lmbl69r35ebc'));
+    assert.equal(renderTaskIds(tasks, names, true), lines('a7rejd97vlqkh2jg6jqm1s22c', 'lmbl69r35ebcxumle5hhdm4iq'));
+  });
+
   it('names global tasks SERVICE.NODEID', () => {
     const tasks = [task('0swn3i1qcacyfda0crepfrg9k', 'G', undefined, BUSYBOX, 'running', 'running', 200)];
     const row = renderTaskTable(tasks, view([['G', 'g']])).split('\n')[1]!;
@@ -142,4 +160,30 @@ describe('node ls', () => {
       'ccccccccccccccccccccccccc     pi-10      Down      Active         Unreachable      20.10.24+dfsg1',
     ));
   });
+
+  it('marks a node that cannot enforce memory limits in STATUS, and only in the table', () => {
+    const unlimited = node('bbbbbbbbbbbbbbbbbbbbbbbbb', 'pi-2', { Spec: { Role: 'worker', Availability: 'active' }, ManagerStatus: undefined });
+    unlimited.Description.MemoryLimit = false;
+    const limited = node(NODE_ID, 'pi-1');
+    limited.Description.MemoryLimit = true;
+    assert.equal(renderNodeTable([unlimited, limited], NODE_ID), lines(
+      'ID                            HOSTNAME   STATUS                     AVAILABILITY   MANAGER STATUS   ENGINE VERSION',
+      'mwbff1fohwnkvuvj7yowzzvr0 *   pi-1       Ready                      Active         Leader           20.10.24+dfsg1',
+      'bbbbbbbbbbbbbbbbbbbbbbbbb     pi-2       Ready (no memory limits)   Active                          20.10.24+dfsg1',
+    ));
+    // Docker's JSON for scripts: Status is the state alone.
+    assert.equal(renderNodeTable([unlimited], NODE_ID, 'json'), '{"Availability":"Active","EngineVersion":"20.10.24+dfsg1","Hostname":"pi-2","ID":"bbbbbbbbbbbbbbbbbbbbbbbbb","ManagerStatus":"","Self":false,"Status":"Ready","TLSStatus":"Unknown"}\n');
+  });
+
+  it('leaves a node that can enforce limits, or has not said, as docker prints it', () => {
+    const limited = node(NODE_ID, 'vm');
+    limited.Description.MemoryLimit = true;
+    const expected = lines(
+      'ID                            HOSTNAME   STATUS    AVAILABILITY   MANAGER STATUS   ENGINE VERSION',
+      'mwbff1fohwnkvuvj7yowzzvr0 *   vm         Ready     Active         Leader           20.10.24+dfsg1',
+    );
+    assert.equal(renderNodeTable([limited], NODE_ID), expected);
+    assert.equal(renderNodeTable([node(NODE_ID, 'vm')], NODE_ID), expected);
+  });
 });
+

@@ -4,24 +4,36 @@ import type { Task } from '../../api/types.ts';
 import { notFound } from '../../errors.ts';
 import type { ClusterState } from '../../manager/state/cluster-state.ts';
 import { isOutdated } from '../../manager/orchestrator/task-factory.ts';
-import { requireSwarm } from '../../manager/state/queries.ts';
+import { findNode, requireSwarm } from '../../manager/state/queries.ts';
 import type { ApiContext } from '../context.ts';
-import { accepts, labelMatches, parseFilters } from '../filters.ts';
+import { type Filters, accepts, labelMatches, parseFilters } from '../filters.ts';
 import { sendJson } from '../http.ts';
 import type { Router } from '../router.ts';
 
 /** `_up-to-date` is what the docker CLI's progress display asks for: tasks made from the current spec. */
 const TASK_FILTERS = ['id', 'name', 'service', 'node', 'label', 'desired-state', '_up-to-date'] as const;
 
-function taskMatches(state: ClusterState, task: Task, filters: ReturnType<typeof parseFilters>): boolean {
+/**
+ * Reads the `filters` query, with each `node` value resolved to a node ID as Docker's daemon resolves it (full ID,
+ * name or hostname, unique ID prefix): `node ps pi-2` and `--filter node=pi-2` mean the same node, and a node that
+ * does not exist is an error rather than an empty list.
+ */
+export function parseTaskFilters(state: ClusterState, raw: string | null): Filters {
+  const filters = parseFilters(raw, TASK_FILTERS);
+  const nodes = filters.get('node');
+  if (nodes) filters.set('node', nodes.map((ref) => findNode(state, ref).ID));
+  return filters;
+}
+
+/** Whether a task passes the filters; `node` values must already be IDs (parseTaskFilters). */
+export function taskMatches(state: ClusterState, task: Task, filters: Filters): boolean {
   const service = state.services[task.ServiceID];
-  const node = task.NodeID ? state.nodes[task.NodeID] : undefined;
   const name = service ? `${service.Spec.Name}.${task.Slot ?? task.NodeID}` : '';
   return (
     accepts(filters, 'id', (id) => task.ID.startsWith(id)) &&
     accepts(filters, 'name', (n) => name.startsWith(n)) &&
     accepts(filters, 'service', (s) => task.ServiceID === s || service?.Spec.Name === s) &&
-    accepts(filters, 'node', (n) => task.NodeID === n || (node !== undefined && (node.Description.Hostname === n || node.Spec.Name === n))) &&
+    accepts(filters, 'node', (id) => task.NodeID === id) &&
     accepts(filters, 'desired-state', (d) => task.DesiredState === d || (d === 'shutdown' && task.DesiredState === 'remove')) &&
     (filters.get('label') ?? []).every((label) => labelMatches(task.Labels, label)) &&
     accepts(filters, '_up-to-date', (wanted) => (service !== undefined && !isOutdated(task, service.Spec.TaskTemplate)) === (wanted === 'true' || wanted === '1'))
@@ -33,7 +45,7 @@ export function taskRoutes(router: Router, ctx: ApiContext): void {
     await ctx.proposer.read();
     const state = ctx.proposer.state;
     requireSwarm(state);
-    const filters = parseFilters(query.get('filters'), TASK_FILTERS);
+    const filters = parseTaskFilters(state, query.get('filters'));
     sendJson(res, 200, Object.values(state.tasks).filter((task) => taskMatches(state, task, filters)));
   });
 

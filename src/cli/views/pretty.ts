@@ -4,11 +4,14 @@
  * `1m30s`).
  *
  * Only what swarmlet's objects carry is shown; a section is left out when its fields are unset, as Docker does.
- * Two additions: the service's restart policy and its entrypoint (ContainerSpec.Command), which Docker's template
- * leaves out but which are what a user checks after `--restart-*` and `--entrypoint`.
+ * Additions to a service: its restart policy and its entrypoint (ContainerSpec.Command), which Docker's template
+ * leaves out but which are what a user checks after `--restart-*` and `--entrypoint`, and swarmlet's own
+ * Privileged and Devices. Two to a node, shown
+ * only when the node reports them: that its engine cannot enforce memory limits, with the fix, and how many images
+ * it holds (with no registry to pull from, a node runs only those).
  */
 
-import type { Node, Service, UpdateConfig } from '../../api/types.ts';
+import type { HealthConfig, Node, Service, UpdateConfig } from '../../api/types.ts';
 import { formatDuration } from '../../util/duration.ts';
 import { formatBytes, formatNanoCpus } from '../../util/units.ts';
 import { capitalize } from '../format.ts';
@@ -35,6 +38,18 @@ export function prettyService(service: Service): string {
   if (container.Dir) lines.push(` Dir:\t\t${container.Dir}`);
   if (container.Init !== undefined) lines.push(` Init:\t\t${container.Init}`);
   if (container.User) lines.push(` User: ${container.User}`);
+  if (container.Privileged) lines.push(' Privileged:\ttrue');
+  const added = container.CapabilityAdd ?? [];
+  const dropped = container.CapabilityDrop ?? [];
+  if (added.length > 0 || dropped.length > 0) lines.push('Capabilities:');
+  if (added.length > 0) lines.push(` Add: ${added.join(', ')}`);
+  if (dropped.length > 0) lines.push(` Drop: ${dropped.join(', ')}`);
+  if (container.Mounts?.length) lines.push('Mounts:');
+  for (const mount of container.Mounts ?? []) {
+    lines.push(` Target:\t${mount.Target}`, `  Source:\t${mount.Source ?? ''}`, `  ReadOnly:\t${mount.ReadOnly ?? false}`, `  Type:\t\t${mount.Type}`);
+  }
+  if (container.Devices?.length) lines.push('Devices:');
+  for (const device of container.Devices ?? []) lines.push(` ${device.PathOnHost}:${device.PathInContainer}:${device.CgroupPermissions}`);
 
   const { Reservations: reserved, Limits: limits } = task.Resources ?? {};
   if (reserved?.NanoCPUs || reserved?.MemoryBytes || limits?.NanoCPUs || limits?.MemoryBytes) {
@@ -53,8 +68,23 @@ export function prettyService(service: Service): string {
     if (restart.MaxAttempts !== undefined) lines.push(` Max attempts:\t${restart.MaxAttempts}`);
     if (restart.Window !== undefined) lines.push(` Window:\t${formatDuration(restart.Window)}`);
   }
-  lines.push(`Endpoint Mode:\t${spec.EndpointSpec?.Mode ?? service.Endpoint?.Spec.Mode ?? 'vip'}`, '');
+  lines.push(`Endpoint Mode:\t${spec.EndpointSpec?.Mode ?? service.Endpoint?.Spec.Mode ?? 'vip'}`);
+  if (container.Healthcheck) pushHealthcheck(lines, container.Healthcheck);
+  lines.push('');
   return `${lines.join('\n')}\n`;
+}
+
+/** Docker's template puts the healthcheck last, indented, with its own spacing (and a blank after the last test). */
+function pushHealthcheck(lines: string[], health: HealthConfig): void {
+  lines.push(
+    ' Healthcheck:',
+    `  Interval = ${formatDuration(health.Interval ?? 0)}`,
+    `  Retries = ${health.Retries ?? 0}`,
+    `  StartPeriod =\t${formatDuration(health.StartPeriod ?? 0)}`,
+    `  Timeout =\t${formatDuration(health.Timeout ?? 0)}`,
+  );
+  const tests = health.Test ?? [];
+  if (tests.length > 0) lines.push('  Tests:', ...tests.map((test, i) => `\t Test = ${test}${i === tests.length - 1 ? ' ' : ''}`));
 }
 
 function pushUpdateConfig(lines: string[], title: string, orderLabel: string, config: UpdateConfig): void {
@@ -83,6 +113,15 @@ export function goTime(rfc3339: string): string {
   const offset = zone === 'Z' ? '+0000 utc' : `${zone!.replace(':', '')} ${zone!.replace(':', '')}`;
   return `${date} ${time}${trimmed ? `.${trimmed}` : ''} ${offset}`;
 }
+
+/**
+ * Under a node's Resources when its memory cgroup is off: what that means for scheduling, and the fix on Raspberry
+ * Pi OS, which boots with it off (the file is /boot/firmware/cmdline.txt since Bookworm, /boot/cmdline.txt before).
+ */
+export const MEMORY_LIMITS_OFF = [
+  ' Memory limits:\t\tnot enforced (memory cgroup disabled): tasks with a memory limit or reservation are not placed here',
+  '  To enable on a Raspberry Pi: add "cgroup_enable=memory cgroup_memory=1" to /boot/cmdline.txt (or /boot/firmware/cmdline.txt) and reboot',
+];
 
 export function prettyNode(node: Node): string {
   const description = node.Description;
@@ -114,6 +153,7 @@ export function prettyNode(node: Node): string {
     ` CPUs:\t\t\t${formatNanoCpus(description.Resources.NanoCPUs)}`,
     ` Memory:\t\t${formatBytes(description.Resources.MemoryBytes)}`,
   );
+  if (description.MemoryLimit === false) lines.push(...MEMORY_LIMITS_OFF);
   const plugins = description.Engine.Plugins ?? [];
   if (plugins.length > 0) {
     lines.push('Plugins:');
@@ -124,5 +164,6 @@ export function prettyNode(node: Node): string {
   }
   lines.push(`Engine Version:\t\t${description.Engine.EngineVersion}`);
   pushLabels(lines, 'Engine Labels:', ' - ', description.Engine.Labels);
+  if (description.Images) lines.push(`Images:\t\t\t${description.Images.length}`);
   return `${lines.join('\n')}\n`;
 }

@@ -1,5 +1,6 @@
 /**
- * `service ps`'s table: ID NAME IMAGE NODE DESIRED STATE CURRENT STATE ERROR PORTS, as the docker CLI prints it.
+ * `service ps`'s and `node ps`'s table: ID NAME IMAGE NODE DESIRED STATE CURRENT STATE ERROR PORTS, as the docker CLI
+ * prints it.
  *
  * Docker's rules, reproduced: a task is named SERVICE.SLOT (SERVICE.NODEID for global services); tasks are sorted
  * by that name in natural order, newest first within a name, and the older tasks of a slot are indented as
@@ -17,9 +18,9 @@ export const SERVICE_PS_HEADER = ['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE'
 const MAX_ERROR_LENGTH = 30;
 
 export interface TaskViewContext {
-  /** Service ID → name. */
+  /** Service ID → name; a service not in it is shown by its ID (`--no-resolve`). */
   serviceNames: ReadonlyMap<string, string>;
-  /** Node ID → hostname. */
+  /** Node ID → name or hostname; a node not in it is shown by its ID. */
   nodeNames: ReadonlyMap<string, string>;
   /** Milliseconds since the epoch. */
   now: number;
@@ -45,6 +46,13 @@ export function orderTasks(tasks: readonly Task[], serviceNames: ReadonlyMap<str
   const named = tasks.map((task) => ({ task, name: taskName(task, serviceNames) }));
   named.sort((a, b) => naturalCompare(a.name, b.name) || Date.parse(b.task.CreatedAt) - Date.parse(a.task.CreatedAt));
   return named.map(({ task, name }, i) => ({ task, name: i > 0 && named[i - 1]!.name === name ? ` \\_ ${name}` : name }));
+}
+
+/** `ps -q`: the task IDs, one a line, in the table's order. */
+export function renderTaskIds(tasks: readonly Task[], serviceNames: ReadonlyMap<string, string>, noTrunc: boolean): string {
+  return orderTasks(tasks, serviceNames)
+    .map(({ task }) => `${noTrunc ? task.ID : shortId(task.ID)}\n`)
+    .join('');
 }
 
 export function taskRows(tasks: readonly Task[], view: TaskViewContext): string[][] {
