@@ -420,7 +420,7 @@ export class Host {
 
   /** Makes the namespace, its link on the bridge, its hostname, and starts its engine with the test image loaded. */
   async setUp(imageTar: Promise<string>): Promise<void> {
-    const { netns, veth, index } = this;
+    const { netns, veth } = this;
     await run('ip', ['netns', 'add', netns]);
     await run('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
     await run('ip', ['link', 'set', veth, 'master', BRIDGE, 'up']);
@@ -433,18 +433,46 @@ export class Host {
     await fs.writeFile(uts, '');
     await run('unshare', [`--uts=${uts}`, 'hostname', this.name]);
     await fs.mkdir(this.dir, { recursive: true });
+    await fs.writeFile(path.join(this.dir, 'dockerd.json'), '{}\n'); // Not /etc/docker/daemon.json: the machine's engine settings are not the test's.
+    await this.#startEngine();
+    const loaded = await this.docker(['load', '-i', await imageTar]);
+    if (loaded.code !== 0) throw new HarnessError('command_failed', `loading ${TEST_IMAGE} into ${this.name}: ${loaded.stderr}`);
+  }
 
-    const config = path.join(this.dir, 'dockerd.json');
-    await fs.writeFile(config, '{}\n'); // Not /etc/docker/daemon.json: the machine's engine settings are not the test's.
+  /** Starts the host's dockerd on its data root (what an earlier run of it left is kept) and waits for it to answer. */
+  async #startEngine(): Promise<void> {
+    const { index } = this;
     const dockerd = startProcess(this.#ctx, this.wrap([
-      'dockerd', '--config-file', config, '--data-root', engineDataRootOf(index), '--exec-root', engineExecRootOf(index),
-      '--pidfile', enginePidFileOf(index), '--host', this.engine, '--bip', `172.30.${index}.1/24`, '--dns', GATEWAY,
-      '--shutdown-timeout', '3',
+      'dockerd', '--config-file', path.join(this.dir, 'dockerd.json'), '--data-root', engineDataRootOf(index),
+      '--exec-root', engineExecRootOf(index), '--pidfile', enginePidFileOf(index), '--host', this.engine,
+      '--bip', `172.30.${index}.1/24`, '--dns', GATEWAY, '--shutdown-timeout', '3',
     ]), { name: `${this.name}-dockerd` });
     this.#dockerd = dockerd;
     await until(`${this.name}'s dockerd`, dockerd, async () => (await this.engineApi('GET', '/_ping')).status === 200, 60_000);
-    const loaded = await this.docker(['load', '-i', await imageTar]);
-    if (loaded.code !== 0) throw new HarnessError('command_failed', `loading ${TEST_IMAGE} into ${this.name}: ${loaded.stderr}`);
+  }
+
+  /**
+   * Kills the host's dockerd with SIGKILL, as a crash or a power cut would, and leaves it down. Its containers' shims
+   * outlive it; {@link restartEngine} brings the engine back on the same data root, which then finds them ended.
+   */
+  async killEngine(): Promise<void> {
+    const dockerd = this.#dockerd;
+    if (!dockerd?.running) return;
+    dockerd.kill('SIGKILL');
+    await dockerd.exited;
+  }
+
+  /**
+   * Restarts the host's engine on the same data root, as an upgrade or a crash and restart would: SIGTERM (or
+   * `kill: true` for SIGKILL) if it runs, then a new dockerd. Containers and images are kept; running containers end.
+   */
+  async restartEngine(options: { kill?: boolean } = {}): Promise<void> {
+    const dockerd = this.#dockerd;
+    if (dockerd?.running) {
+      if (options.kill) await this.killEngine();
+      else await dockerd.end(20_000);
+    }
+    await this.#startEngine();
   }
 
   /** Removes every container, and the networks and volumes nothing uses, from this host's engine. */

@@ -282,6 +282,26 @@ describe('self-healing when a node is lost', () => {
     assert.deepEqual(placed, ['n1', 'n1', 'n2', 'n2']);
   });
 
+  it('moves the tasks of a drained node at once, and leaves a paused node\'s tasks where they are', () => {
+    const sim = new Sim(clusterWith([node('n1'), node('n2'), node('n3')]), T0);
+    sim.machine.apply({ type: 'service.create', id: 's1', spec: spec('web', { replicas: 3 }), now: iso(T0) });
+    sim.settle();
+    sim.runAssigned();
+    const setAvailability = (id: string, availability: 'drain' | 'pause' | 'active') => {
+      const current = sim.state.nodes[id]!;
+      sim.machine.apply({ type: 'node.update', id, version: current.Version.Index, spec: { ...current.Spec, Availability: availability }, now: iso(sim.now) });
+    };
+    setAvailability('n2', 'pause');
+    sim.settle();
+    assert.equal(live(sim, 'web').filter((t) => t.NodeID === 'n2').length, 1, 'pause takes no new tasks but keeps its own');
+    setAvailability('n3', 'drain');
+    sim.settle();
+    sim.runAssigned();
+    sim.settle();
+    assert.deepEqual(live(sim, 'web').map((t) => t.NodeID).sort(), ['n1', 'n1', 'n2']);
+    assert.ok(tasksOf(sim.state, 'web').filter((t) => t.NodeID === 'n3').every((t) => t.DesiredState === 'shutdown' && t.Status.State === 'shutdown'));
+  });
+
   it('treats a task whose node is not in the cluster any more as lost', () => {
     const sim = new Sim(clusterWith([node('n1'), node('n2')]), T0);
     sim.machine.apply({ type: 'service.create', id: 's1', spec: spec('web', { replicas: 2 }), now: iso(T0) });

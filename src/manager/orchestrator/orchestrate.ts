@@ -8,7 +8,7 @@ import type { ClusterState } from '../state/cluster-state.ts';
 import { Changes } from './changes.ts';
 import type { PassContext } from './context.ts';
 import { reconcileGlobal } from './global.ts';
-import { retireLost } from './lost.ts';
+import { retireDisplaced } from './displaced.ts';
 import { DEFAULT_TASK_HISTORY, reapHistory, reapOrphans } from './reaper.ts';
 import { reconcileReplicated } from './replicated.ts';
 
@@ -22,7 +22,7 @@ export function orchestrate(state: ClusterState, ctx: PassContext, changes = new
   }
   for (const service of Object.values(state.services)) {
     const tasks = byService.get(service.ID) ?? [];
-    retireLost(tasks, state.nodes, changes, ctx);
+    retireDisplaced(tasks, state.nodes, changes, ctx);
     if (service.Spec.Mode?.Global) reconcileGlobal(service, tasks, nodes, changes, ctx);
     else reconcileReplicated(service, tasks, changes, ctx);
     reapHistory(service, tasks, limit, changes);
