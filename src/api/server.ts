@@ -14,6 +14,8 @@ import { sendError } from './http.ts';
 import { createEngineProxy } from './proxy.ts';
 import { Router } from './router.ts';
 import { distributionRoutes } from './routes/distribution.ts';
+import { eventRoutes } from './routes/events.ts';
+import { logRoutes } from './routes/logs.ts';
 import { nodeRoutes } from './routes/nodes.ts';
 import { serviceRoutes } from './routes/services.ts';
 import { swarmRoutes } from './routes/swarm.ts';
@@ -28,6 +30,8 @@ export function buildRouter(ctx: ApiContext): Router {
   serviceRoutes(router, ctx);
   taskRoutes(router, ctx);
   distributionRoutes(router, ctx);
+  eventRoutes(router, ctx);
+  logRoutes(router, ctx);
   return router;
 }
 

@@ -7,6 +7,7 @@ import { VERSION } from '../version.ts';
 import type { CommandGroup, CommandSpec } from './command.ts';
 import { daemonCommand } from './daemon.ts';
 import { discoverCommand } from './discover.ts';
+import { eventsCommand } from './events.ts';
 import { booleanOption, stringOption } from './flags.ts';
 import { installCommand } from './install.ts';
 import { nodeCommands } from './node.ts';
@@ -45,7 +46,7 @@ const install: CommandSpec = {
 };
 
 /** Commands at the top level: `swarmlet init`, `swarmlet daemon`... */
-export const ROOT_COMMANDS: CommandSpec[] = [initCommand, joinCommand, joinTokenCommand, leaveCommand, caCommand, discoverCommand, daemonCommand, install, version];
+export const ROOT_COMMANDS: CommandSpec[] = [initCommand, joinCommand, joinTokenCommand, leaveCommand, caCommand, eventsCommand, discoverCommand, daemonCommand, install, version];
 
 /** Command groups: `swarmlet service ...`, `swarmlet node ...`. */
 export const GROUPS: CommandGroup[] = [serviceCommands, nodeCommands];

@@ -11,6 +11,7 @@ import type { CommandContext, CommandGroup, CommandSpec } from './command.ts';
 import { forEachRef } from './command.ts';
 import { waitForConvergence } from './converge.ts';
 import { inspectCommand } from './inspect.ts';
+import { logsCommand } from './logs.ts';
 import { type OptionSpec, booleanOption, filtersQuery, listOption, stringOption } from './flags.ts';
 import { parseOutputFormat, shortId } from './format.ts';
 import { CREATE_OPTIONS, buildServiceSpec, parseCount } from './service-spec.ts';
@@ -152,5 +153,5 @@ const rm: CommandSpec = {
 export const serviceCommands: CommandGroup = {
   name: 'service',
   description: 'Manage services',
-  commands: [create, inspect, ls, ps, rm, scale],
+  commands: [create, inspect, logsCommand, ls, ps, rm, scale],
 };

@@ -38,7 +38,9 @@ import { NodeReporter } from './node-report.ts';
 import { AssignmentCache } from './assignment-cache.ts';
 import { requestJoin } from './join.ts';
 import { NodeSession } from './node-session.ts';
+import { LogStreams } from './log-streams.ts';
 import { PeerNetwork, splitAddress } from './peers.ts';
+import type { ContainerLogEngine } from './task-log-reader.ts';
 import { RaftLink } from './raft-link.ts';
 import { RaftMembership } from './raft-membership.ts';
 import { managerBundleIdentity, memberIdentity, verifyJoinRequest, verifyMember } from './trust.ts';
@@ -61,6 +63,8 @@ export interface ClusterNodeOptions {
   discoverManagers?(clusterDigest: string, timeoutMs: number): Promise<string[]>;
   /** Told whenever this node's role or addresses change, so discovery advertises the truth. */
   onMembershipChange?(membership: Membership | null): void;
+  /** Where this node reads its tasks' logs, for `service logs`; without it they are reported unavailable. */
+  logEngine?: ContainerLogEngine;
 }
 
 export interface InitRequest {
@@ -130,9 +134,12 @@ export class ClusterNode {
   #reporter: NodeReporter | null = null;
   /** The last assignments pushed to this node, on disk: run when it restarts with no manager reachable. */
   #cache: AssignmentCache | null = null;
+  /** Task log streams: served to managers on the peer network, and opened by this node's API when it manages. */
+  readonly logStreams: LogStreams;
 
   private constructor(options: ClusterNodeOptions, file: MembershipFile, membership: Membership | null, manager: Manager | null) {
     this.#options = options;
+    this.logStreams = new LogStreams({ selfId: options.nodeId, engine: options.logEngine ?? null, peers: () => this.#peers, log: options.log });
     this.#file = file;
     this.#membership = membership;
     this.#manager = manager;
@@ -505,6 +512,7 @@ export class ClusterNode {
         else channel.close('not a manager');
       },
     });
+    this.logStreams.serve(peers);
     await peers.start();
     this.#peers = peers;
     const cache = new AssignmentCache(this.#options.dataDir, log);

@@ -10,6 +10,13 @@
  * duplicate, so two nodes dialling each other never knock each other's channels down. A second channel from
  * another address while the first still answers is a different story: two machines hold the same identity (a
  * cloned SD card). The newcomer is refused with a message saying how to give it a new identity.
+ *
+ * Streams (a service's logs, say) do not share those channels: a chatty stream would queue Raft messages and
+ * heartbeats behind its bytes. Each gets a bulk channel of its own — its own connection, so its own socket
+ * buffers — dialled with the same identity and trust as control channels. The opener's first request on it names
+ * the stream type and its parameters; the serving node's handler for that type answers (or refuses, and the
+ * channel closes), then owns the channel: bytes with sendBytes, pausing when it answers false until onDrain,
+ * control messages for anything else, and close when the stream is over. Either end closing ends the stream.
  */
 
 import { describeError } from '../errors.ts';
@@ -20,6 +27,17 @@ import { dial, listen, type ChannelKind, type ChannelSecurity, type SecureChanne
 export type PeerMessage = { type: string } & Record<string, unknown>;
 type MessageHandler = (message: PeerMessage, channel: SecureChannel) => void;
 type RequestHandler = (message: PeerMessage, channel: SecureChannel) => Promise<unknown> | unknown;
+/**
+ * Serves one stream: checks the request (a throw refuses it, its message going back to the opener), then owns the
+ * channel. What it returns is the opener's `reply`. It should stop its work on the channel's onClose.
+ */
+export type StreamHandler = (request: PeerMessage, channel: SecureChannel) => Promise<unknown> | unknown;
+
+/** A stream the serving node accepted: the bulk channel, and what its handler answered. */
+export interface OpenedStream {
+  channel: SecureChannel;
+  reply: unknown;
+}
 
 export interface PeerNetworkOptions {
   selfId: string;
@@ -42,6 +60,8 @@ const PROBE_TIMEOUT_MS = 1_500;
 const MAX_DIAL_BACKOFF_MS = 2_000;
 /** Requests in a row without an answer before a channel is taken to be stuck and closed. */
 const STUCK_AFTER_TIMEOUTS = 2;
+/** How long an incoming bulk channel may wait before naming its stream; then it is closed. */
+const STREAM_REQUEST_TIMEOUT_MS = 5_000;
 
 /**
  * `promise`, or a rejection after `ms`: a guard so that no caller waits forever on a dial or channel that never
@@ -82,6 +102,9 @@ export class PeerNetwork {
   readonly #waiting = new Map<string, PeerMessage[]>();
   readonly #warned = new Map<string, number>();
   readonly #timeouts = new WeakMap<SecureChannel, number>();
+  readonly #streamHandlers = new Map<string, StreamHandler>();
+  /** Open stream channels, both ways: closed when the network stops. */
+  readonly #streams = new Set<SecureChannel>();
   #server: TransportServer | null = null;
   #stopped = false;
 
@@ -100,7 +123,7 @@ export class PeerNetwork {
       onChannel: (channel) => {
         if (channel.kind === 'join') this.#options.onJoinChannel?.(channel);
         else if (channel.kind === 'control') void this.#adoptIncoming(channel);
-        else channel.close('no bulk streams are served yet');
+        else this.#serveStream(channel);
       },
     });
   }
@@ -114,6 +137,8 @@ export class PeerNetwork {
     this.#stopped = true;
     for (const list of this.#channels.values()) for (const channel of list) channel.close('the node is stopping');
     this.#channels.clear();
+    for (const stream of this.#streams) stream.close('the node is stopping');
+    this.#streams.clear();
     await this.#server?.close();
   }
 
@@ -125,6 +150,32 @@ export class PeerNetwork {
   /** Answers requests of `type`; a thrown error's message goes back to the requester. */
   handle(type: string, handler: RequestHandler): void {
     this.#requestHandlers.set(type, handler);
+  }
+
+  /** Serves streams of `type` that peers open with openStream. */
+  serveStreams(type: string, handler: StreamHandler): void {
+    this.#streamHandlers.set(type, handler);
+  }
+
+  /**
+   * Opens a stream to `nodeId` on a bulk channel of its own, asking for it with `request` (whose `type` picks the
+   * serving node's handler). Resolves once the handler accepted; rejects, leaving nothing open, when the node
+   * cannot be reached or refuses, or does not answer within `timeoutMs`. The caller owns the channel and closes it
+   * when it no longer wants the stream.
+   */
+  async openStream(nodeId: string, request: PeerMessage, timeoutMs: number): Promise<OpenedStream> {
+    if (this.#stopped) throw new Error('the peer network is stopped');
+    if (nodeId === this.#options.selfId) throw new Error(`node ${nodeId} is this node: it does not dial itself`);
+    const backoff = this.#backoff.get(nodeId);
+    if (backoff && performance.now() < backoff.until) throw new Error(`node ${nodeId} was unreachable moments ago; retrying shortly`);
+    const channel = await this.#reach(nodeId, 'bulk', timeoutMs);
+    this.#trackStream(channel);
+    try {
+      return { channel, reply: await channel.request(request, timeoutMs) };
+    } catch (err) {
+      channel.close('the stream was refused');
+      throw err;
+    }
   }
 
   /** Called whenever a channel to a peer comes up. */
@@ -204,13 +255,28 @@ export class PeerNetwork {
   }
 
   async #dial(nodeId: string, timeoutMs: number): Promise<SecureChannel> {
+    try {
+      const channel = await this.#reach(nodeId, 'control', timeoutMs);
+      this.#backoff.delete(nodeId);
+      this.#register(channel);
+      return channel;
+    } catch (err) {
+      const previous = this.#backoff.get(nodeId)?.delay ?? 50;
+      const delay = Math.min(MAX_DIAL_BACKOFF_MS, previous * 2);
+      this.#backoff.set(nodeId, { until: performance.now() + delay, delay });
+      throw err;
+    }
+  }
+
+  /** A channel of `kind` to `nodeId`, dialling its known addresses in turn; checks that it is that node. */
+  async #reach(nodeId: string, kind: ChannelKind, timeoutMs: number): Promise<SecureChannel> {
     const addresses = this.#options.addressesOf(nodeId);
     let lastError: unknown = new Error(`no address is known for node ${nodeId}`);
     for (const address of addresses) {
       if (this.#stopped) break;
       try {
         const channel = await withDeadline(
-          dial(address, 'control', this.#options.dialSecurity(), { timeoutMs, log: this.#options.log }),
+          dial(address, kind, this.#options.dialSecurity(), { timeoutMs, log: this.#options.log }),
           timeoutMs + 1_000,
           `dialling ${address} did not finish`,
           (late) => late.close('dial abandoned'),
@@ -219,17 +285,44 @@ export class PeerNetwork {
           channel.close('not the node that was dialled');
           throw new Error(`${address} is node ${channel.peer.nodeId}, not ${nodeId}`);
         }
-        this.#backoff.delete(nodeId);
-        this.#register(channel);
         return channel;
       } catch (err) {
         lastError = err;
       }
     }
-    const previous = this.#backoff.get(nodeId)?.delay ?? 50;
-    const delay = Math.min(MAX_DIAL_BACKOFF_MS, previous * 2);
-    this.#backoff.set(nodeId, { until: performance.now() + delay, delay });
     throw lastError instanceof Error ? lastError : new Error(String(lastError));
+  }
+
+  #trackStream(channel: SecureChannel): void {
+    this.#streams.add(channel);
+    channel.onClose(() => this.#streams.delete(channel));
+  }
+
+  /**
+   * An incoming bulk channel: its first request names the stream, and the handler for that type takes it over.
+   * A channel that names none in time, an unknown type, or a request the handler refuses is closed.
+   */
+  #serveStream(channel: SecureChannel): void {
+    if (this.#stopped) return channel.close('the node is stopping');
+    this.#trackStream(channel);
+    const timer = setTimeout(() => channel.close('no stream was asked for'), STREAM_REQUEST_TIMEOUT_MS);
+    timer.unref();
+    let asked = false;
+    channel.onRequest(async (message) => {
+      if (asked) throw new Error('a stream channel carries one stream request');
+      asked = true;
+      clearTimeout(timer);
+      try {
+        if (!isPeerMessage(message)) throw new Error('a stream request must have a type');
+        const handler = this.#streamHandlers.get(message.type);
+        if (!handler) throw new Error(`node ${this.#options.selfId} serves no stream of type ${JSON.stringify(message.type).slice(0, 40)}`);
+        return await handler(message, channel);
+      } catch (err) {
+        // After the failure reply, which the channel sends when this rejects: the opener learns why first.
+        setImmediate(() => channel.close('stream refused'));
+        throw err;
+      }
+    });
   }
 
   #open(nodeId: string): SecureChannel | undefined {

@@ -9,7 +9,9 @@ import { startApiServer } from '../api/server.ts';
 import type { ApiContext } from '../api/context.ts';
 import { describeError } from '../errors.ts';
 import { ClusterNode } from '../cluster/cluster-node.ts';
+import { engineLogSource } from '../cluster/task-log-reader.ts';
 import { loadOrCreateIdentity } from '../identity/key-store.ts';
+import { RaftProposer } from '../manager/consensus/raft-proposer.ts';
 import { startDiscovery } from './discovery.ts';
 import { socketPathFromUrl } from '../paths.ts';
 import { DockerRuntime } from '../runtime/docker/docker-runtime.ts';
@@ -56,6 +58,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     ...(options.downAfterMs ? { downAfterMs: options.downAfterMs } : {}),
     discoverManagers: (digest, timeoutMs) => discovery.findManagers(digest, timeoutMs),
     onMembershipChange: (membership) => discovery.update(membership),
+    logEngine: engineLogSource(engine),
   });
   discovery.attach(node);
 
@@ -71,6 +74,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     leaveSwarm: (force) => node.leave(force),
     cluster: () => node.managerView(),
     localNodeState: () => (node.membership ? { role: node.membership.role, managers: node.membership.managers } : null),
+    // The proposer changes as the node joins, leaves, is promoted or demoted; only a manager's has events.
+    clusterEvents: () => (node.proposer instanceof RaftProposer ? node.proposer.events : null),
+    engineEvents: (query, signal) => engine.stream('GET', '/events', { query, signal }),
+    taskLogs: () => node.logStreams,
     now: Date.now,
     random: cryptoRandom,
   };

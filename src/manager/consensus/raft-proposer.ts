@@ -9,6 +9,7 @@ import { describeError, SwarmletError } from '../../errors.ts';
 import type { Disposer } from '../../runtime/runtime.ts';
 import { newId, type RandomSource } from '../../util/ids.ts';
 import type { Logger } from '../../util/logger.ts';
+import { ClusterEventLog } from '../events/event-log.ts';
 import type { Proposer } from '../proposer.ts';
 import type { Entry } from '../raft/types.ts';
 import type { ClusterState } from '../state/cluster-state.ts';
@@ -33,6 +34,8 @@ interface Waiting {
 
 export class RaftProposer implements Proposer, ReplicatedStateMachine {
   private readonly machine: StateMachine;
+  /** The cluster events this manager derives from what it applies: what GET /events streams. */
+  readonly events: ClusterEventLog;
   private readonly listeners = new Set<() => void>();
   private readonly waiting = new Map<string, Waiting>();
   private readonly random: RandomSource;
@@ -43,6 +46,7 @@ export class RaftProposer implements Proposer, ReplicatedStateMachine {
     this.machine = machine;
     this.random = random;
     this.log = log;
+    this.events = new ClusterEventLog({ log });
   }
 
   /** The driver is made with this object as its state machine, then attached. */
@@ -105,8 +109,11 @@ export class RaftProposer implements Proposer, ReplicatedStateMachine {
       clearTimeout(waiting.timer);
       this.waiting.delete(request);
     }
+    // The events are recorded before the caller is answered, so `events --since` right after a change shows it.
+    const touched = this.events.before(this.machine.state, command);
     try {
       this.machine.apply(command);
+      this.events.applied(touched, command, this.machine.state);
       waiting?.resolve();
     } catch (err) {
       if (!(err instanceof SwarmletError)) this.log.error(`applying entry ${entry.index}: ${describeError(err)}`);
