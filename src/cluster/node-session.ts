@@ -16,6 +16,7 @@
 import type { Assignment, AssignmentSource, StatusReporter } from '../agent/assignment.ts';
 import type { NodeDescription } from '../api/types.ts';
 import { describeError } from '../errors.ts';
+import { TransportError } from '../transport/errors.ts';
 import type { TaskStatusUpdate } from '../manager/state/commands.ts';
 import type { Disposer } from '../runtime/runtime.ts';
 import type { Logger } from '../util/logger.ts';
@@ -59,6 +60,8 @@ export class NodeSession implements AssignmentSource, StatusReporter {
   #stopped = false;
   #failures = 0;
   #heartbeatMs = DEFAULT_HEARTBEAT_MS;
+  /** Kinds of certificate refusal already logged. */
+  readonly #refusals = new Set<string>();
 
   constructor(options: NodeSessionOptions) {
     this.#options = options;
@@ -195,7 +198,8 @@ export class NodeSession implements AssignmentSource, StatusReporter {
         this.#flush().catch(() => {});
         return;
       } catch (err) {
-        if (nodeId === this.#leader) this.#options.log.debug(`leader ${nodeId} did not answer: ${describeError(err)}`);
+        if (err instanceof TransportError && err.reason === 'peer_rejected') this.#refused(err);
+        else if (nodeId === this.#leader) this.#options.log.debug(`leader ${nodeId} did not answer: ${describeError(err)}`);
       }
     }
     this.#failures += 1;
@@ -209,6 +213,27 @@ export class NodeSession implements AssignmentSource, StatusReporter {
       // Offline from now on: the agent looks again, and restarts what exits.
       this.notify();
     }
+  }
+
+  /**
+   * A manager refused this node's certificate: retrying will not change that, and the node cannot fix it alone.
+   * Said once per reason, as an error with what to do.
+   */
+  #refused(err: TransportError): void {
+    const removed = /removed from the cluster|revoked/.test(err.message);
+    const expired = /expired/.test(err.message);
+    const what = removed ? 'removed' : expired ? 'expired' : 'other';
+    if (this.#refusals.has(what)) return;
+    this.#refusals.add(what);
+    const remedy = removed || expired
+      ? ' It cannot take part in the cluster as it is: run "swarmlet leave --force" on it, then join again with a token from a manager ("swarmlet join-token worker").'
+      : '';
+    const why = removed
+      ? 'this node was removed from the cluster, and its certificate revoked.'
+      : expired
+        ? 'this node\'s certificate expired (it was off for longer than the cluster\'s --cert-expiry).'
+        : `a manager refused this node's certificate: ${err.message}`;
+    this.#options.log.error(`${why}${remedy}`);
   }
 
   #switchTo(leader: string): void {

@@ -1,6 +1,7 @@
 /**
  * The session with the leader after a manager restarts: the other managers may still name it leader (no one new
- * was elected yet), and that stale answer must not send it to heartbeat itself over a channel to its own port.
+ * was elected yet), and that stale answer must not send it to heartbeat itself over a channel to its own port. And
+ * a node whose certificate the managers refuse says why and what to do, once.
  */
 
 import assert from 'node:assert/strict';
@@ -8,6 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { NodeSession } from '../../src/cluster/node-session.ts';
 import type { PeerMessage, PeerNetwork } from '../../src/cluster/peers.ts';
+import { TransportError } from '../../src/transport/errors.ts';
+import type { Logger } from '../../src/util/logger.ts';
 import { silentLogger } from '../../src/util/logger.ts';
 
 describe('node session', () => {
@@ -46,6 +49,41 @@ describe('node session', () => {
       while (leader() !== 'm3' && performance.now() < deadline) await sleep(10);
       assert.equal(leader(), 'm3');
       assert.ok(!asked.includes('m1'), `asked ${asked.join(', ')}`);
+    } finally {
+      session.stop();
+    }
+  });
+
+  it('says once, as an error with the remedy, that its certificate expired or was revoked', async () => {
+    let refusal = 'the peer\'s certificate was refused: the certificate of node w1 expired at 2026-01-01T00:00:00.000Z';
+    const peers = {
+      on: () => {},
+      request: async () => {
+        throw new TransportError('peer_rejected', refusal);
+      },
+    } as unknown as PeerNetwork;
+    const errors: string[] = [];
+    const log: Logger = { ...silentLogger, error: (line: string) => errors.push(line) };
+    const session = new NodeSession({
+      selfId: 'w1',
+      peers,
+      managers: () => [{ nodeId: 'm1', addr: '10.0.0.1:4377' }],
+      advertiseAddr: () => '10.0.0.2:4377',
+      isLocalLeader: () => false,
+      local: () => null,
+      onInfo: () => {},
+      log,
+      heartbeatMs: 20,
+    });
+    session.start();
+    try {
+      await sleep(150);
+      assert.equal(errors.length, 1, errors.join('\n'));
+      assert.match(errors[0]!, /certificate expired .*swarmlet leave --force.*swarmlet join-token worker/);
+      refusal = 'the peer\'s certificate was refused: node w1 was removed from the cluster; its certificate is revoked';
+      await sleep(100);
+      assert.equal(errors.length, 2);
+      assert.match(errors[1]!, /removed from the cluster/);
     } finally {
       session.stop();
     }
