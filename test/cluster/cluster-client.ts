@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import type { Node, Task } from '../../src/api/types.ts';
-import type { Daemon } from './harness.ts';
+import { type Daemon, Harness } from './harness.ts';
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -55,6 +55,18 @@ export class ClusterClient {
     const reply = await this.daemon(name).api<Task[]>('GET', '/tasks');
     if (reply.status !== 200) throw new Error(`GET /tasks on ${name}: ${reply.status} ${JSON.stringify(reply.body)}`);
     return reply.body;
+  }
+
+  /**
+   * Starts a harness of `hosts` hosts with a swarmlet daemon on each (in no cluster yet), logging as the tests do;
+   * SWARMLET_LOG_LEVEL reaches the daemons.
+   */
+  async startHosts(hosts: number): Promise<Harness> {
+    const harness = await Harness.start({ hosts, log: (line) => console.log(`harness: ${line}`) });
+    console.log(`harness: ${harness.hosts.length} hosts up in ${harness.timings.totalMs} ms`);
+    const env: Record<string, string> = process.env.SWARMLET_LOG_LEVEL ? { SWARMLET_LOG_LEVEL: process.env.SWARMLET_LOG_LEVEL } : {};
+    await Promise.all(harness.hosts.map(async (host) => this.daemons.set(host.name, await host.startDaemon([], { env }))));
+    return harness;
   }
 
   async leaderHost(asking: string): Promise<string | undefined> {

@@ -136,6 +136,19 @@ async function cmdline(pid: number): Promise<string[]> {
   return (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0').filter(Boolean);
 }
 
+/** SIGKILL now, for a process of a host that the harness owns (a fault being injected); gone already is fine. */
+function killNow(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
+
+async function waitGone(pid: number): Promise<void> {
+  while (await isAlive(pid)) await delay(20);
+}
+
 /** SIGTERM, then SIGKILL after `graceMs`, for a process this harness (or a killed run of it) started. */
 async function terminate(pid: number, graceMs: number): Promise<void> {
   const signal = (s: NodeJS.Signals) => {
@@ -452,26 +465,68 @@ export class Host {
   }
 
   /**
-   * Kills the host's dockerd with SIGKILL, as a crash or a power cut would, and leaves it down. Its containers' shims
-   * outlive it; {@link restartEngine} brings the engine back on the same data root, which then finds them ended.
+   * The engine crashes: dockerd and its containerd die by SIGKILL and stay down. The containers' shims and the
+   * containers live on, as after a real engine crash; {@link restartEngine} brings the engine back on the same data
+   * root, and it ends them (no live-restore).
    */
   async killEngine(): Promise<void> {
-    const dockerd = this.#dockerd;
-    if (!dockerd?.running) return;
-    dockerd.kill('SIGKILL');
-    await dockerd.exited;
+    const engine = await this.#engineProcesses(['containerd']);
+    this.#dockerd?.kill('SIGKILL');
+    for (const pid of engine) killNow(pid);
+    await Promise.all([this.#dockerd?.exited, ...engine.map(waitGone)]);
+    await this.#forgetContainerd();
   }
 
   /**
-   * Restarts the host's engine on the same data root, as an upgrade or a crash and restart would: SIGTERM (or
-   * `kill: true` for SIGKILL) if it runs, then a new dockerd. Containers and images are kept; running containers end.
+   * The power goes: every process of the host dies at once by SIGKILL — its swarmlet daemon, its engine, the
+   * containers' shims and the containers themselves. Bring it back with {@link restartEngine} and the daemon's start.
    */
-  async restartEngine(options: { kill?: boolean } = {}): Promise<void> {
-    const dockerd = this.#dockerd;
-    if (dockerd?.running) {
-      if (options.kill) await this.killEngine();
-      else await dockerd.end(20_000);
+  async powerCut(): Promise<void> {
+    const containers = await this.#containerProcesses();
+    const engine = await this.#engineProcesses(['containerd', 'containerd-shim']);
+    const daemon = this.#daemon?.running ? this.#daemon.process : undefined;
+    daemon?.kill('SIGKILL');
+    this.#dockerd?.kill('SIGKILL');
+    for (const pid of [...containers, ...engine]) killNow(pid);
+    await Promise.all([daemon?.exited, this.#dockerd?.exited, ...[...containers, ...engine].map(waitGone)]);
+    await this.#forgetContainerd();
+  }
+
+  /**
+   * A killed containerd whose parent died too waits as a zombie until init reaps it, which here may be a while; the
+   * next dockerd would find its pid file, take it for a live containerd and wait on it in vain. It is dead: forget it.
+   */
+  async #forgetContainerd(): Promise<void> {
+    await fs.rm(path.join(engineExecRootOf(this.index), 'containerd', 'containerd.pid'), { force: true });
+  }
+
+  /** Processes of the host's engine other than dockerd, by command name: they live in the host's network namespace. */
+  async #engineProcesses(names: string[]): Promise<number[]> {
+    const pids = await processesInNetns(path.join(NETNS_DIR, this.netns));
+    // /proc/PID/comm holds the first 15 bytes of the name: containerd-shim-runc-v2 reads containerd-shim.
+    const named = await Promise.all(pids.map(async (pid) => (await fs.readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim()));
+    return pids.filter((_, i) => names.includes(named[i]!));
+  }
+
+  /** The processes of this engine's containers: each container's cgroup, found from the containers in its data root. */
+  async #containerProcesses(): Promise<number[]> {
+    const ids = await fs.readdir(path.join(engineDataRootOf(this.index), 'containers')).catch(() => [] as string[]);
+    const pids: number[] = [];
+    for (const id of ids) {
+      for (const procs of [`/sys/fs/cgroup/pids/docker/${id}/cgroup.procs`, `/sys/fs/cgroup/docker/${id}/cgroup.procs`]) {
+        const text = await fs.readFile(procs, 'utf8').catch(() => '');
+        pids.push(...text.split('\n').filter(Boolean).map(Number));
+      }
     }
+    return [...new Set(pids)];
+  }
+
+  /**
+   * Restarts the host's engine on the same data root, as an upgrade, or a crash and restart, would: SIGTERM if it
+   * runs (see {@link killEngine} for a crash), then a new dockerd. Containers and images are kept; running ones end.
+   */
+  async restartEngine(): Promise<void> {
+    if (this.#dockerd?.running) await this.#dockerd.end(20_000);
     await this.#startEngine();
   }
 

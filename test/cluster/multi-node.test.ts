@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { docker } from '../helpers/docker.ts';
 import { byHost, ClusterClient, sleep, until } from './cluster-client.ts';
-import { Harness, type Host } from './harness.ts';
+import type { Harness } from './harness.ts';
 
 let harness: Harness;
 
@@ -48,10 +48,7 @@ let restarted = '';
 
 describe('a cluster of real hosts', { timeout: 900_000 }, () => {
   before(async () => {
-    harness = await Harness.start({ hosts: 5, log: (line) => console.log(`harness: ${line}`) });
-    console.log(`harness: ${harness.hosts.length} hosts up in ${harness.timings.totalMs} ms`);
-    const env: Record<string, string> = process.env.SWARMLET_LOG_LEVEL ? { SWARMLET_LOG_LEVEL: process.env.SWARMLET_LOG_LEVEL } : {};
-    await Promise.all(harness.hosts.map(async (host: Host) => daemons.set(host.name, await host.startDaemon([], { env }))));
+    harness = await cluster.startHosts(5);
   });
 
   after(async () => {

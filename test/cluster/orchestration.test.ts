@@ -17,7 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Node, Task } from '../../src/api/types.ts';
 import { TEST_IMAGE } from '../helpers/daemon.ts';
 import { byHost, ClusterClient, until } from './cluster-client.ts';
-import { Harness, type Host } from './harness.ts';
+import type { Harness, Host } from './harness.ts';
 
 const MB = 1024 * 1024;
 const HOSTS = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'];
@@ -68,7 +68,7 @@ function waitRunning(service: string, count: number, timeoutMs: number, where?: 
 async function containersRunning(service: string, hosts: Host[] = harness.hosts): Promise<Map<string, string[]>> {
   const result = new Map<string, string[]>();
   await Promise.all(hosts.map(async (host) => {
-    const ps = await host.docker(['ps', '-q', '--no-trunc', '--filter', `label=com.docker.swarm.service.name=${service}`, '--format', '{{.Label "com.docker.swarm.task.name"}}']);
+    const ps = await host.docker(['ps', '--no-trunc', '--filter', `label=com.docker.swarm.service.name=${service}`, '--format', '{{.Label "com.docker.swarm.task.name"}}']);
     result.set(host.name, ps.stdout.split('\n').filter(Boolean));
   }));
   return result;
@@ -124,10 +124,7 @@ async function runTar(args: string[]): Promise<void> {
 
 describe('orchestration on real hosts', { timeout: 1_200_000 }, () => {
   before(async () => {
-    harness = await Harness.start({ hosts: HOSTS.length, log: (line) => console.log(`harness: ${line}`) });
-    console.log(`harness: ${harness.hosts.length} hosts up in ${harness.timings.totalMs} ms`);
-    const env: Record<string, string> = process.env.SWARMLET_LOG_LEVEL ? { SWARMLET_LOG_LEVEL: process.env.SWARMLET_LOG_LEVEL } : {};
-    await Promise.all(harness.hosts.map(async (host) => cluster.daemons.set(host.name, await host.startDaemon([], { env }))));
+    harness = await cluster.startHosts(HOSTS.length);
   });
 
   after(async () => {
@@ -211,13 +208,12 @@ describe('orchestration on real hosts', { timeout: 1_200_000 }, () => {
     await cli('h1', ['node', 'update', '--availability', 'active', 'h4']);
   });
 
-  it('replaces the tasks of a worker whose daemon and engine die within the goal, and never runs too many when it returns', async () => {
+  it('replaces the tasks of a worker that loses power within the goal, and never runs too many when it returns', async () => {
     const victim = harness.host('h6');
     const before = (await perHost('back')).get('h6') ?? 0;
     assert.ok(before > 0, 'h6 runs part of back');
     const t0 = Date.now();
-    await cluster.daemon('h6').kill9();
-    await victim.killEngine();
+    await victim.powerCut();
     const down = await until('h6 marked down', async () => byHost(await cluster.nodes('h1'), 'h6')?.Status.State === 'down' && Date.now(), 30_000);
     await waitRunning('back', 15, 3 * REPLACEMENT_GOAL_MS, (host) => host !== 'h6');
     const replaced = Date.now() - t0;
@@ -235,8 +231,9 @@ describe('orchestration on real hosts', { timeout: 1_200_000 }, () => {
     await waitRunning('agent', 6, 60_000);
   });
 
-  it('reconciles a node whose engine restarts under its tasks: replaced, not duplicated', async () => {
+  it('reconciles a node whose engine crashes and restarts under its tasks: replaced, not duplicated', async () => {
     const host = harness.host('h5');
+    await host.killEngine();
     await host.restartEngine();
     await waitRunning('db', 1, 60_000, (name) => name === 'h5');
     await waitRunning('back', 15, 60_000);
@@ -250,9 +247,9 @@ describe('orchestration on real hosts', { timeout: 1_200_000 }, () => {
     const managers = ['h1', 'h2', 'h3'];
     await Promise.all(managers.map((name) => cluster.daemon(name).stop()));
     try {
-      // A power cut: the daemon and the engine die; the engine comes back with every container ended.
-      await cluster.daemon('h5').kill9();
-      await worker.restartEngine({ kill: true });
+      // A power cut, and the box boots again: its engine comes back with every container ended.
+      await worker.powerCut();
+      await worker.restartEngine();
       await cluster.daemon('h5').start();
       const restarted = await until('db running again on h5 with no manager answering', async () => {
         const [name] = (await containersRunning('db', [worker])).get('h5')!;
