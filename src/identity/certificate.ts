@@ -20,8 +20,13 @@ import { ROOT_DIGEST_LENGTH, rootKeyDigest } from './root-digest.ts';
 
 export const CERTIFICATE_VERSION = 1;
 export const DEFAULT_CERTIFICATE_TTL_MS = 90 * 24 * 60 * 60 * 1000;
-/** Enough for NTP-synchronised managers to disagree a little without refusing each other. */
+/**
+ * Enough for NTP-synchronised managers to disagree a little without refusing each other. A certificate's own
+ * lifetime caps it at a tenth (see verifyCertificate): five minutes of slack on a 20-second certificate would make
+ * its expiry meaningless.
+ */
 export const DEFAULT_CLOCK_TOLERANCE_MS = 5 * 60 * 1000;
+const MAX_TOLERANCE_SHARE_OF_LIFETIME = 0.1;
 /** Longer than any id or role we issue; stops a giant document from being parsed and signed over. */
 const MAX_ENCODED_BYTES = 4096;
 const SIGNING_CONTEXT = 'swarmlet node certificate v1';
@@ -153,7 +158,8 @@ export function verifyCertificate(
     return reject('bad-signature', `the certificate of node ${cert.nodeId} is not signed by its issuer's root key`);
   }
   if (!options.skipTimeChecks) {
-    const tolerance = options.clockTolerance ?? DEFAULT_CLOCK_TOLERANCE_MS;
+    const lifetime = Math.max(0, cert.expiresAt - cert.issuedAt);
+    const tolerance = Math.min(options.clockTolerance ?? DEFAULT_CLOCK_TOLERANCE_MS, Math.floor(lifetime * MAX_TOLERANCE_SHARE_OF_LIFETIME));
     if (now + tolerance < cert.issuedAt) {
       return reject('not-yet-valid', `the certificate of node ${cert.nodeId} is valid only from ${iso(cert.issuedAt)}, and the time here is ${iso(now)}; check this node's clock`);
     }

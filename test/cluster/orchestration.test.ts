@@ -16,6 +16,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Node, Task } from '../../src/api/types.ts';
 import { TEST_IMAGE } from '../helpers/daemon.ts';
+import { docker } from '../helpers/docker.ts';
 import { byHost, ClusterClient, until } from './cluster-client.ts';
 import type { Harness, Host } from './harness.ts';
 
@@ -166,6 +167,34 @@ describe('orchestration on real hosts', { timeout: 1_200_000 }, () => {
     const inspected = await harness.host('h4').docker(['inspect', '--format', '{{.HostConfig.Memory}} {{.HostConfig.MemoryReservation}}', onWorker!]);
     assert.equal(inspected.stdout.trim(), `${64 * MB} ${64 * MB}`);
     assert.ok(await oneContainerPerSlot('back', 15));
+  });
+
+  it('gathers a service\'s logs from every node over the transport, for swarmlet and the docker CLI alike', async () => {
+    await cli('h1', ['service', 'create', '--detach', '--name', 'talk', '--replicas', '6', '--replicas-max-per-node', '1', TEST_IMAGE, 'sh', '-c', 'echo first line; echo talk-marker; sleep 100000']);
+    await waitRunning('talk', 6, 60_000);
+    const expectEveryHost = (output: string, what: string) => {
+      for (const host of HOSTS) assert.match(output, new RegExp(`^talk\\.\\d\\.\\w+@${host}\\s+\\| talk-marker$`, 'm'), `${what}: no line from ${host}:\n${output}`);
+    };
+    // Through a follower: it asks every node, the leader included, over the transport.
+    const logs = await until('every task\'s output', async () => {
+      const out = await cli('h2', ['service', 'logs', 'talk']);
+      return out.split('\n').filter((line) => line.endsWith('| talk-marker')).length === 6 ? out : undefined;
+    }, 20_000);
+    expectEveryHost(logs, 'swarmlet service logs');
+    const tail = await cli('h2', ['service', 'logs', '--tail', '1', 'talk']);
+    assert.equal(tail.split('\n').filter(Boolean).length, 6, `--tail 1 gives one line per task:\n${tail}`);
+    const stock = await docker(['service', 'logs', 'talk'], cluster.daemon('h3').socket);
+    assert.equal(stock.code, 0, stock.stderr);
+    expectEveryHost(stock.stdout, 'docker service logs');
+    const onWorker = await cluster.daemon('h4').cli(['service', 'logs', 'talk']);
+    assert.notEqual(onWorker.code, 0);
+    assert.match(onWorker.stderr, /not a swarm manager/);
+
+    // Every manager derives the same events from the log: a follower shows the service's creation and its tasks.
+    const events = await cli('h3', ['events', '--since', '5m', '--until', '0s', '--filter', 'service=talk']);
+    assert.match(events, /service create \w+ \(name=talk\)/);
+    assert.ok((events.match(/task update .*state\.new=running/g) ?? []).length >= 6, events);
+    await cli('h1', ['service', 'rm', 'talk']);
   });
 
   it('keeps a service whose reservation fits on no node pending, and says why', async () => {

@@ -100,6 +100,16 @@ describe('node certificates', () => {
     assert.equal(reason(short, NOW + 5_000, trusted, { clockTolerance: 0 }), 'expired');
   });
 
+  it('allows at most a tenth of a certificate\'s lifetime as clock tolerance', () => {
+    const short = issueCertificate(root, { ...fields, ttlMs: 20_000 }, NOW);
+    assert.equal(reason(short, NOW + 21_999, trusted), 'ok', 'the default tolerance, capped at 2 s');
+    assert.equal(reason(short, NOW + 22_000, trusted), 'expired', 'not five minutes late');
+    assert.equal(reason(short, NOW - 2_000, trusted), 'ok');
+    assert.equal(reason(short, NOW - 2_001, trusted), 'not-yet-valid');
+    // A 90-day certificate keeps the full default.
+    assert.equal(reason(cert, cert.expiresAt + 4 * 60_000, trusted), 'ok');
+  });
+
   it('lets a node whose clock is years off check who signed, with time checks skipped', () => {
     const bootedIn1970 = 0;
     const check = verifyCertificate(cert, trusted, bootedIn1970);
