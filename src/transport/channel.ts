@@ -203,7 +203,7 @@ export class WsChannel implements SecureChannel {
   }
 
   stats(): ChannelStats {
-    return { ...this.#stats, bufferedBytes: this.#buffered };
+    return { ...this.#stats, bufferedBytes: this.#buffered, aead: this.#session.aead };
   }
 
   #subscribe<T>(set: Set<T>, handler: T): Disposer {

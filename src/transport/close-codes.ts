@@ -26,6 +26,7 @@ const BY_REASON: Record<TransportReason, number> = {
   refused: 4012,
   unreachable: 4013,
   stalled: 4014,
+  no_common_aead: 4015,
 };
 
 const BY_CODE = new Map(Object.entries(BY_REASON).map(([reason, code]) => [code, reason as TransportReason]));

@@ -21,6 +21,7 @@ import { randomBytes as cryptoRandomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { silentLogger, type Logger } from '../util/logger.ts';
+import { localAeadOffer, type AeadName } from './aead.ts';
 import { WsChannel } from './channel.ts';
 import type { SecureChannel } from './secure-channel.ts';
 import { formatAddress, parseAddress } from './address.ts';
@@ -38,6 +39,8 @@ export interface DialOptions {
   /** Must agree with the listener's on maxPayloadBytes. */
   limits?: Partial<TransportLimits>;
   randomBytes?: (length: number) => Uint8Array;
+  /** The AEADs to offer, best first; this CPU's (and SWARMLET_TRANSPORT_AEAD's) by default. */
+  aeads?: readonly AeadName[];
   /** Local address to connect from (a node with several interfaces dials from the one it advertises). */
   localAddress?: string;
 }
@@ -60,6 +63,7 @@ export async function dial(address: string, kind: ChannelKind, security: Channel
     identity: security.identity,
     verifyPeer: security.verifyPeer,
     randomBytes: options.randomBytes ?? ((length) => new Uint8Array(cryptoRandomBytes(length))),
+    aeads: options.aeads ?? localAeadOffer(),
   });
   const url = `ws://${host.includes(':') ? `[${host}]` : host}:${port}${channelPath(kind)}`;
 
@@ -112,6 +116,7 @@ export async function dial(address: string, kind: ChannelKind, security: Channel
       handshake = runHandshake(ws, (message) => initiator.receive(message), {
         done: (result) => {
           settle();
+          log.debug(`transport: ${kind} channel to node ${result.peer.nodeId} at ${remoteAddress} established (${result.aead})`);
           resolve(new WsChannel({
             ws, socket: socket!, kind, peer: result.peer, remoteAddress, limits, log,
             session: new Session(result, { maxPayloadBytes: limits.maxPayloadBytes }),

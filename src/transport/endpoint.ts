@@ -4,6 +4,7 @@
  *
  *   kinds.ts           channel kinds ('control', 'bulk', 'join'), their ws paths, the security each needs
  *   limits.ts          what one peer may cost (handshake deadline, frame size, rates, buffers, keepalive)
+ *   aead.ts            which AEAD seals the frames: what this CPU offers, how the handshake picks one
  *   server.ts          the listener: refusals in order of cost, then the Responder, then onChannel
  *   dial.ts            the dialer: the Initiator over a ws, with one deadline and errors that say what to do
  *   secure-channel.ts  what callers see of a connection: messages, requests, byte streams, close
@@ -15,7 +16,8 @@
  *   rate-limiter.ts    handshakes per remote address (token buckets)
  *   address.ts         "ip:port" printing and parsing
  *
- * Below them, handshake.ts, frames.ts and session.ts are the pure protocol, with no sockets and no clock.
+ * Below them, handshake.ts, handshake-messages.ts, frames.ts and session.ts are the pure protocol, with no
+ * sockets and no clock.
  */
 
 export { listen, type TransportServer, type TransportServerOptions, type TransportServerStats } from './server.ts';
@@ -24,5 +26,6 @@ export type { ChannelStats, Disposer, RequestHandler, SecureChannel } from './se
 export { RemoteError } from './requests.ts';
 export { CHANNEL_KINDS, channelPath, type ChannelKind, type ChannelSecurity } from './kinds.ts';
 export { DEFAULT_LIMITS, type TransportLimits } from './limits.ts';
+export { AEAD_NAMES, AEAD_OVERRIDE_VARIABLE, localAeadOffer, type AeadName } from './aead.ts';
 export { TransportError, type TransportReason } from './errors.ts';
 export type { LocalIdentity, VerifiedPeer, VerifyPeer } from './handshake.ts';

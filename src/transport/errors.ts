@@ -19,6 +19,8 @@ export const TRANSPORT_REASONS = {
   bad_signature: 'invalid_argument',
   /** The peer's ephemeral key is a low-order point: the shared secret would be known to everyone. */
   weak_key: 'invalid_argument',
+  /** The two nodes offer no AEAD in common (one of them has SWARMLET_TRANSPORT_AEAD set to what the other refuses). */
+  no_common_aead: 'invalid_argument',
   /** The frame type byte is not one this version knows. */
   unknown_type: 'invalid_argument',
   /** The frame is larger than the limit; refused before any decryption work. */

@@ -1,16 +1,19 @@
 /**
- * One sealed frame, as pure functions of (key, counter, bytes). A frame is
+ * One sealed frame, as pure functions of (AEAD, key, counter, bytes). A frame is
  *
- *   type u8 | counter u64 | length u32 | ChaCha20-Poly1305(payload) | tag 16
+ *   type u8 | counter u64 | length u32 | AEAD(payload) | tag 16
  *
- * The 13-byte header is the AEAD's associated data, so none of it can be altered; the nonce is the counter
- * (4 zero bytes then the counter, big-endian) and is never reused under one key because the counter only grows.
+ * under the session's AEAD, AES-256-GCM or ChaCha20-Poly1305 (aead.ts): both take a 32-byte key and a 12-byte
+ * nonce and make a 16-byte tag, so the frame is the same either way. The 13-byte header is the AEAD's associated
+ * data, so none of it can be altered; the nonce is the counter (4 zero bytes then the counter, big-endian) and is
+ * never reused under one key because the counter only grows.
  * The counter is on the wire only so a refusal can say "replayed or reordered" instead of "bad tag": the receiver
  * requires exactly the next one, which it knows without reading it. Everything that can be checked before
  * decrypting is (size first), so an oversized or misrouted frame costs no cipher work.
  */
 
-import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, type CipherChaCha20Poly1305, type CipherGCM, type DecipherChaCha20Poly1305, type DecipherGCM } from 'node:crypto';
+import type { AeadName } from './aead.ts';
 import { ok, refuse, type Result } from './errors.ts';
 import { KEY_BYTES, PROTOCOL_LABEL, PROTOCOL_VERSION } from './handshake-messages.ts';
 
@@ -47,6 +50,19 @@ function nonce(counter: number): Buffer {
   return NONCE;
 }
 
+/** node:crypto types each AEAD's cipher apart; a branch per name picks the right overload, no cast needed. */
+function cipher(aead: AeadName, key: Uint8Array, iv: Buffer): CipherGCM | CipherChaCha20Poly1305 {
+  return aead === 'aes-256-gcm'
+    ? createCipheriv(aead, key, iv, { authTagLength: TAG_BYTES })
+    : createCipheriv(aead, key, iv, { authTagLength: TAG_BYTES });
+}
+
+function decipher(aead: AeadName, key: Uint8Array, iv: Buffer): DecipherGCM | DecipherChaCha20Poly1305 {
+  return aead === 'aes-256-gcm'
+    ? createDecipheriv(aead, key, iv, { authTagLength: TAG_BYTES })
+    : createDecipheriv(aead, key, iv, { authTagLength: TAG_BYTES });
+}
+
 function writeHeader(out: Buffer, type: number, counter: number, length: number): void {
   out[0] = type;
   out.writeUInt32BE(Math.floor(counter / 2 ** 32), 1);
@@ -64,7 +80,7 @@ function ownBuffer(length: number): Uint8Array {
  * written into `into` when given (exactly FRAME_OVERHEAD + payload.length bytes, all of them overwritten: a sender
  * reusing the buffers of frames already written to the socket), otherwise into a new buffer.
  */
-export function sealFrame(key: Uint8Array, counter: number, type: FrameType, payload: Uint8Array, maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES, into?: Uint8Array): Uint8Array {
+export function sealFrame(aead: AeadName, key: Uint8Array, counter: number, type: FrameType, payload: Uint8Array, maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES, into?: Uint8Array): Uint8Array {
   if (!KNOWN_TYPES.has(type)) throw new RangeError(`unknown frame type ${type}`);
   if (payload.length > maxPayloadBytes) throw new RangeError(`payload of ${payload.length} bytes is over the ${maxPayloadBytes}-byte frame limit: split it`);
   if (!Number.isSafeInteger(counter) || counter < 0) throw new RangeError(`bad frame counter ${counter}`);
@@ -74,21 +90,21 @@ export function sealFrame(key: Uint8Array, counter: number, type: FrameType, pay
   const frame = into ?? ownBuffer(FRAME_OVERHEAD + payload.length);
   const out = Buffer.from(frame.buffer, frame.byteOffset, frame.length);
   writeHeader(out, type, counter, payload.length);
-  const cipher = createCipheriv('chacha20-poly1305', key, nonce(counter), { authTagLength: TAG_BYTES });
-  cipher.setAAD(out.subarray(0, FRAME_HEADER_BYTES), { plaintextLength: payload.length });
-  const body = cipher.update(payload);
+  const sealer = cipher(aead, key, nonce(counter));
+  sealer.setAAD(out.subarray(0, FRAME_HEADER_BYTES), { plaintextLength: payload.length });
+  const body = sealer.update(payload);
   body.copy(out, FRAME_HEADER_BYTES);
-  const rest = cipher.final();
+  const rest = sealer.final();
   rest.copy(out, FRAME_HEADER_BYTES + body.length);
-  cipher.getAuthTag().copy(out, FRAME_HEADER_BYTES + payload.length);
+  sealer.getAuthTag().copy(out, FRAME_HEADER_BYTES + payload.length);
   return frame;
 }
 
 /**
- * Opens one frame sealed under `key` with counter `expectedCounter`, or says why not. Never throws on any input,
- * and never returns a payload whose tag did not verify.
+ * Opens one frame sealed with `aead` under `key` with counter `expectedCounter`, or says why not. Never throws on
+ * any input, and never returns a payload whose tag did not verify.
  */
-export function openFrame(key: Uint8Array, expectedCounter: number, frame: Uint8Array, maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES): Result<OpenedFrame> {
+export function openFrame(aead: AeadName, key: Uint8Array, expectedCounter: number, frame: Uint8Array, maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES): Result<OpenedFrame> {
   if (!(frame instanceof Uint8Array)) return refuse('malformed', 'a frame must be bytes');
   if (frame.length > FRAME_OVERHEAD + maxPayloadBytes) {
     return refuse('oversized', `frame of ${frame.length} bytes is over the ${maxPayloadBytes}-byte payload limit`);
@@ -105,11 +121,11 @@ export function openFrame(key: Uint8Array, expectedCounter: number, frame: Uint8
     return refuse('out_of_order', `frame counter ${counter} is not the expected ${expectedCounter}: ${counter < expectedCounter ? 'a replayed' : 'a reordered or lost'} frame`);
   }
   try {
-    const decipher = createDecipheriv('chacha20-poly1305', key, nonce(counter), { authTagLength: TAG_BYTES });
-    decipher.setAAD(bytes.subarray(0, FRAME_HEADER_BYTES), { plaintextLength: length });
-    decipher.setAuthTag(bytes.subarray(FRAME_HEADER_BYTES + length));
-    const body = decipher.update(bytes.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + length));
-    const rest = decipher.final(); // throws when the tag does not verify; nothing is returned before this
+    const opener = decipher(aead, key, nonce(counter));
+    opener.setAAD(bytes.subarray(0, FRAME_HEADER_BYTES), { plaintextLength: length });
+    opener.setAuthTag(bytes.subarray(FRAME_HEADER_BYTES + length));
+    const body = opener.update(bytes.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + length));
+    const rest = opener.final(); // throws when the tag does not verify; nothing is returned before this
     const plain = rest.length === 0 ? body : Buffer.concat([body, rest]);
     return ok({ type: type as FrameType, payload: new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength) });
   } catch (err) {

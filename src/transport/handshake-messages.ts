@@ -4,15 +4,22 @@
  * broken message, and the decoder checks every length before it reads: a decoder that returns a reason instead
  * of throwing is what lets the daemon shrug off whatever arrives on its port.
  *
- *   hello   (initiator → responder): magic "SWLH" | version u8 | kind=1 | ephemeral 32 | certLen u16 | cert
- *   reply   (responder → initiator): magic | version | kind=2 | ephemeral 32 | certLen u16 | cert | signature 64
+ *   hello   (initiator → responder): magic "SWLH" | version u8 | kind=1 | ephemeral 32 | offerLen u8 | AEAD ids
+ *                                    (1..8, best first) | certLen u16 | cert
+ *   reply   (responder → initiator): magic | version | kind=2 | ephemeral 32 | AEAD id u8 | certLen u16 | cert |
+ *                                    signature 64
  *   finish  (initiator → responder): magic | version | kind=3 | signature 64
+ *
+ * Version 2 added the AEAD offer and choice (aead.ts). Version 1 had neither, and its frames were ChaCha20 only. A
+ * version 1 node is refused, with a message saying which node to upgrade, rather than spoken to in its protocol: a
+ * second protocol would be more code on the path every unauthenticated peer reaches, kept for a mixed cluster that
+ * exists only while it is being upgraded (and whose old and new nodes do not connect until it is).
  */
 
 import { createHash } from 'node:crypto';
 import { ok, refuse, type Result } from './errors.ts';
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 export const PROTOCOL_LABEL = 'swarmlet/transport';
 const MAGIC = [0x53, 0x57, 0x4c, 0x48]; // "SWLH"
 const HEADER_BYTES = MAGIC.length + 2;
@@ -20,21 +27,19 @@ export const KEY_BYTES = 32;
 export const SIGNATURE_BYTES = 64;
 /** Certificates are a few hundred bytes; the cap keeps a hostile hello from costing memory or hashing time. */
 export const MAX_CERTIFICATE_BYTES = 8192;
+/** Room for AEADs a later version may add; a longer offer is malformed. */
+export const MAX_OFFERED_AEADS = 8;
+/** The largest handshake message (a reply with the largest certificate), for the WebSocket size limit. */
+export const MAX_HANDSHAKE_MESSAGE_BYTES = HEADER_BYTES + KEY_BYTES + 1 + 2 + MAX_CERTIFICATE_BYTES + Math.max(SIGNATURE_BYTES, MAX_OFFERED_AEADS);
 
 export const MESSAGE_KIND = { hello: 1, reply: 2, finish: 3 } as const;
 export type MessageKind = keyof typeof MESSAGE_KIND;
 
-export interface Hello { ephemeral: Uint8Array; certificate: Uint8Array }
-export interface Reply { ephemeral: Uint8Array; certificate: Uint8Array; signature: Uint8Array }
+/** `aeads`: the offer's wire ids exactly as sent, unknown ones included, since the transcript hashes them so. */
+export interface Hello { ephemeral: Uint8Array; aeads: Uint8Array; certificate: Uint8Array }
+/** `aead`: the wire id of the responder's choice. */
+export interface Reply { ephemeral: Uint8Array; aead: number; certificate: Uint8Array; signature: Uint8Array }
 export interface Finish { signature: Uint8Array }
-
-function header(kind: MessageKind, bodyBytes: number): { out: Uint8Array; view: DataView } {
-  const out = new Uint8Array(HEADER_BYTES + bodyBytes);
-  out.set(MAGIC, 0);
-  out[4] = PROTOCOL_VERSION;
-  out[5] = MESSAGE_KIND[kind];
-  return { out, view: new DataView(out.buffer) };
-}
 
 function checkCertificateSize(certificate: Uint8Array): void {
   if (certificate.length === 0 || certificate.length > MAX_CERTIFICATE_BYTES) {
@@ -42,29 +47,46 @@ function checkCertificateSize(certificate: Uint8Array): void {
   }
 }
 
+/** Writes a message field by field; the encoders' arguments are this node's own, so a bad one is a bug (RangeError). */
+class Writer {
+  readonly #parts: Uint8Array[] = [];
+
+  constructor(kind: MessageKind) {
+    this.#parts.push(Uint8Array.of(...MAGIC, PROTOCOL_VERSION, MESSAGE_KIND[kind]));
+  }
+
+  bytes(bytes: Uint8Array): this {
+    this.#parts.push(bytes);
+    return this;
+  }
+
+  u8(value: number): this {
+    return this.bytes(Uint8Array.of(value));
+  }
+
+  certificate(certificate: Uint8Array): this {
+    checkCertificateSize(certificate);
+    const length = new Uint8Array(2);
+    new DataView(length.buffer).setUint16(0, certificate.length);
+    return this.bytes(length).bytes(certificate);
+  }
+
+  done(): Uint8Array {
+    return new Uint8Array(Buffer.concat(this.#parts));
+  }
+}
+
 export function encodeHello(m: Hello): Uint8Array {
-  checkCertificateSize(m.certificate);
-  const { out, view } = header('hello', KEY_BYTES + 2 + m.certificate.length);
-  out.set(m.ephemeral, HEADER_BYTES);
-  view.setUint16(HEADER_BYTES + KEY_BYTES, m.certificate.length);
-  out.set(m.certificate, HEADER_BYTES + KEY_BYTES + 2);
-  return out;
+  if (m.aeads.length < 1 || m.aeads.length > MAX_OFFERED_AEADS) throw new RangeError(`an AEAD offer must name 1..${MAX_OFFERED_AEADS} AEADs, got ${m.aeads.length}`);
+  return new Writer('hello').bytes(m.ephemeral).u8(m.aeads.length).bytes(m.aeads).certificate(m.certificate).done();
 }
 
 export function encodeReply(m: Reply): Uint8Array {
-  checkCertificateSize(m.certificate);
-  const { out, view } = header('reply', KEY_BYTES + 2 + m.certificate.length + SIGNATURE_BYTES);
-  out.set(m.ephemeral, HEADER_BYTES);
-  view.setUint16(HEADER_BYTES + KEY_BYTES, m.certificate.length);
-  out.set(m.certificate, HEADER_BYTES + KEY_BYTES + 2);
-  out.set(m.signature, HEADER_BYTES + KEY_BYTES + 2 + m.certificate.length);
-  return out;
+  return new Writer('reply').bytes(m.ephemeral).u8(m.aead).certificate(m.certificate).bytes(m.signature).done();
 }
 
 export function encodeFinish(m: Finish): Uint8Array {
-  const { out } = header('finish', SIGNATURE_BYTES);
-  out.set(m.signature, HEADER_BYTES);
-  return out;
+  return new Writer('finish').bytes(m.signature).done();
 }
 
 /** Checks magic, version and kind; returns the body. */
@@ -72,8 +94,11 @@ function body(bytes: Uint8Array, kind: MessageKind): Result<Uint8Array> {
   if (!(bytes instanceof Uint8Array) || bytes.length < HEADER_BYTES || MAGIC.some((b, i) => bytes[i] !== b)) {
     return refuse('malformed', `expected a handshake ${kind} message; this is not the swarmlet transport protocol`);
   }
-  if (bytes[4] !== PROTOCOL_VERSION) {
-    return refuse('version', `the peer speaks transport protocol version ${bytes[4]}, this node speaks ${PROTOCOL_VERSION}: run the same swarmlet release on both nodes`);
+  const version = bytes[4]!;
+  if (version !== PROTOCOL_VERSION) {
+    // Worded for either end: the refusing node logs it, and the peer reads it from the close frame (123 bytes).
+    const older = Math.min(version, PROTOCOL_VERSION);
+    return refuse('version', `transport protocol version ${version} met version ${PROTOCOL_VERSION}: upgrade the node on version ${older} (one swarmlet release on all)`);
   }
   if (bytes[5] !== MESSAGE_KIND[kind]) {
     return refuse('unexpected_message', `expected a handshake ${kind} message, got message kind ${bytes[5]}`);
@@ -81,30 +106,85 @@ function body(bytes: Uint8Array, kind: MessageKind): Result<Uint8Array> {
   return ok(bytes.subarray(HEADER_BYTES));
 }
 
-/** Reads ephemeral | certLen | cert, and requires exactly `trailing` bytes after it. */
-function ephemeralAndCertificate(b: Uint8Array, kind: MessageKind, trailing: number): Result<{ ephemeral: Uint8Array; certificate: Uint8Array }> {
-  if (b.length < KEY_BYTES + 2) return refuse('malformed', `handshake ${kind} message is truncated`);
-  const certLength = new DataView(b.buffer, b.byteOffset, b.byteLength).getUint16(KEY_BYTES);
-  if (certLength === 0 || certLength > MAX_CERTIFICATE_BYTES) {
-    return refuse('malformed', `handshake ${kind} message carries a certificate of ${certLength} bytes (allowed 1..${MAX_CERTIFICATE_BYTES})`);
+/**
+ * Reads a body's fields front to back. Each read checks the length first and answers null past the end, so a
+ * decoder refuses a short message instead of reading beyond it; `rest` says how much is left over.
+ */
+class Reader {
+  #at = 0;
+  readonly #bytes: Uint8Array;
+
+  constructor(bytes: Uint8Array) {
+    this.#bytes = bytes;
   }
-  if (b.length !== KEY_BYTES + 2 + certLength + trailing) {
-    return refuse('malformed', `handshake ${kind} message is ${b.length + HEADER_BYTES} bytes, its fields say ${KEY_BYTES + 2 + certLength + trailing + HEADER_BYTES}`);
+
+  get rest(): number {
+    return this.#bytes.length - this.#at;
   }
-  return ok({ ephemeral: b.slice(0, KEY_BYTES), certificate: b.slice(KEY_BYTES + 2, KEY_BYTES + 2 + certLength) });
+
+  bytes(length: number): Uint8Array | null {
+    if (length > this.rest) return null;
+    this.#at += length;
+    return this.#bytes.slice(this.#at - length, this.#at);
+  }
+
+  u8(): number | null {
+    return this.bytes(1)?.[0] ?? null;
+  }
+
+  u16(): number | null {
+    const b = this.bytes(2);
+    return b ? (b[0]! << 8) | b[1]! : null;
+  }
+}
+
+const truncated = <T>(kind: MessageKind): Result<T> => refuse('malformed', `handshake ${kind} message is truncated`);
+
+/** certLen u16 | cert, with the length checked against the cap before anything is read. */
+function readCertificate(r: Reader, kind: MessageKind): Result<Uint8Array> {
+  const length = r.u16();
+  if (length === null) return truncated(kind);
+  if (length === 0 || length > MAX_CERTIFICATE_BYTES) {
+    return refuse('malformed', `handshake ${kind} message carries a certificate of ${length} bytes (allowed 1..${MAX_CERTIFICATE_BYTES})`);
+  }
+  const certificate = r.bytes(length);
+  return certificate ? ok(certificate) : truncated(kind);
+}
+
+/** Requires exactly `trailing` bytes to be left: no message may be padded. */
+function checkRest(r: Reader, kind: MessageKind, trailing: number): Result<null> {
+  if (r.rest < trailing) return truncated(kind);
+  if (r.rest > trailing) return refuse('malformed', `handshake ${kind} message has ${r.rest - trailing} bytes after its last field`);
+  return ok(null);
 }
 
 export function decodeHello(bytes: Uint8Array): Result<Hello> {
   const b = body(bytes, 'hello');
-  return b.ok ? ephemeralAndCertificate(b.value, 'hello', 0) : b;
+  if (!b.ok) return b;
+  const r = new Reader(b.value);
+  const ephemeral = r.bytes(KEY_BYTES);
+  const offered = r.u8();
+  if (ephemeral === null || offered === null) return truncated('hello');
+  if (offered < 1 || offered > MAX_OFFERED_AEADS) return refuse('malformed', `handshake hello message offers ${offered} AEADs (allowed 1..${MAX_OFFERED_AEADS})`);
+  const aeads = r.bytes(offered);
+  if (aeads === null) return truncated('hello');
+  const certificate = readCertificate(r, 'hello');
+  if (!certificate.ok) return certificate;
+  const end = checkRest(r, 'hello', 0);
+  return end.ok ? ok({ ephemeral, aeads, certificate: certificate.value }) : end;
 }
 
 export function decodeReply(bytes: Uint8Array): Result<Reply> {
   const b = body(bytes, 'reply');
   if (!b.ok) return b;
-  const fields = ephemeralAndCertificate(b.value, 'reply', SIGNATURE_BYTES);
-  if (!fields.ok) return fields;
-  return ok({ ...fields.value, signature: b.value.slice(b.value.length - SIGNATURE_BYTES) });
+  const r = new Reader(b.value);
+  const ephemeral = r.bytes(KEY_BYTES);
+  const aead = r.u8();
+  if (ephemeral === null || aead === null) return truncated('reply');
+  const certificate = readCertificate(r, 'reply');
+  if (!certificate.ok) return certificate;
+  const end = checkRest(r, 'reply', SIGNATURE_BYTES);
+  return end.ok ? ok({ ephemeral, aead, certificate: certificate.value, signature: r.bytes(SIGNATURE_BYTES)! }) : end;
 }
 
 export function decodeFinish(bytes: Uint8Array): Result<Finish> {
@@ -117,9 +197,15 @@ export function decodeFinish(bytes: Uint8Array): Result<Finish> {
 /**
  * SHA-256 over the label, the version and every handshake field, each length-prefixed so no two different
  * transcripts hash the same bytes. Both certificates are in it: each signature then says who the signer thinks it
- * is talking to, which rules out identity misbinding (a relay swapping in its own certificate).
+ * is talking to, which rules out identity misbinding (a relay swapping in its own certificate). The AEAD offer (as
+ * sent) and the choice are in it too: a relay that strips AES-GCM from the offer, or rewrites the choice, makes
+ * the two sides hash different transcripts, and the first signature checked fails — TLS 1.3 binds its cipher
+ * suite the same way.
  */
-export function transcriptHash(t: { initiatorEphemeral: Uint8Array; initiatorCertificate: Uint8Array; responderEphemeral: Uint8Array; responderCertificate: Uint8Array }): Uint8Array {
+export function transcriptHash(t: {
+  initiatorEphemeral: Uint8Array; aeadOffer: Uint8Array; initiatorCertificate: Uint8Array;
+  responderEphemeral: Uint8Array; aead: number; responderCertificate: Uint8Array;
+}): Uint8Array {
   const h = createHash('sha256');
   const part = (bytes: Uint8Array) => {
     const length = new Uint8Array(4);
@@ -130,8 +216,10 @@ export function transcriptHash(t: { initiatorEphemeral: Uint8Array; initiatorCer
   part(new TextEncoder().encode(PROTOCOL_LABEL));
   part(Uint8Array.of(PROTOCOL_VERSION));
   part(t.initiatorEphemeral);
+  part(t.aeadOffer);
   part(t.initiatorCertificate);
   part(t.responderEphemeral);
+  part(Uint8Array.of(t.aead));
   part(t.responderCertificate);
   return new Uint8Array(h.digest());
 }

@@ -2,15 +2,17 @@
  * The authenticated key exchange, as two pure state machines (no sockets, no clock; randomness is an input).
  * The driver feeds each received message to `receive` and sends whatever `send` holds:
  *
- *   initiator.start()            → hello  (ephemeral X25519 key, certificate)
- *   responder.receive(hello)     → reply  (ephemeral, certificate, signature over the transcript)
+ *   initiator.start()            → hello  (ephemeral X25519 key, the AEADs it offers, certificate)
+ *   responder.receive(hello)     → reply  (ephemeral, the AEAD it chose, certificate, signature over the transcript)
  *   initiator.receive(reply)     → finish (signature over the transcript), and the session keys
  *   responder.receive(finish)    → the session keys
  *
  * Each side checks the other's certificate with the injected `verifyPeer` (the cluster's trust rules live with
- * identities, not here) and its transcript signature with the Ed25519 key that certificate names. Both derive two
- * directional keys with HKDF-SHA256 from the X25519 secret, salted with the transcript hash. The ephemeral keys
- * give forward secrecy: stealing a node's identity key later does not open recorded traffic.
+ * identities, not here) and its transcript signature with the Ed25519 key that certificate names. The responder
+ * picks the AEAD (aead.ts); the offer and the pick are in the signed transcript, so they cannot be altered unseen.
+ * Both derive two directional keys for that AEAD with HKDF-SHA256 from the X25519 secret, salted with the
+ * transcript hash. The ephemeral keys give forward secrecy: stealing a node's identity key later does not open
+ * recorded traffic.
  *
  * Nothing a peer sends makes these throw: every refusal is a TransportError with a stable reason, and after one
  * the machine accepts nothing more.
@@ -18,6 +20,7 @@
 
 import { hkdfSync } from 'node:crypto';
 import nacl from 'tweetnacl';
+import { AEAD_OVERRIDE_VARIABLE, aeadFromWireId, aeadWireId, chooseAead, describeOffer, type AeadName } from './aead.ts';
 import { TransportError, refuse, type Result } from './errors.ts';
 import {
   KEY_BYTES, PROTOCOL_LABEL, PROTOCOL_VERSION, SIGNATURE_BYTES,
@@ -46,11 +49,15 @@ export interface HandshakeOptions {
   verifyPeer: VerifyPeer;
   /** Source of the ephemeral secret: crypto.randomBytes in the daemon, a seeded generator in tests. */
   randomBytes: (length: number) => Uint8Array;
+  /** The AEADs this side will seal frames with, best first: localAeadOffer() in the daemon. Never empty. */
+  aeads: readonly AeadName[];
 }
 
 export interface HandshakeResult {
   role: 'initiator' | 'responder';
   peer: VerifiedPeer;
+  /** The AEAD both sides seal frames with, and the keys are for. */
+  aead: AeadName;
   /** Key for the frames this side seals. */
   sendKey: Uint8Array;
   /** Key for the frames this side opens. */
@@ -64,7 +71,8 @@ export type HandshakeStep =
   | { ok: true; send: Uint8Array | null; result: HandshakeResult | null }
   | { ok: false; error: TransportError };
 
-const KEY_INFO = new TextEncoder().encode(`${PROTOCOL_LABEL} v${PROTOCOL_VERSION} session keys`);
+/** The AEAD is in the key derivation too, so no key is ever used with both ciphers (the transcript alone would do). */
+const keyInfo = (aead: AeadName) => new TextEncoder().encode(`${PROTOCOL_LABEL} v${PROTOCOL_VERSION} session keys ${aead}`);
 
 /** An identity from a raw tweetnacl signing secret key (64 bytes), for tests and for the identity layer's use. */
 export function ed25519Identity(certificate: Uint8Array, signingSecretKey: Uint8Array): LocalIdentity {
@@ -96,12 +104,16 @@ function verifySignature(role: 'initiator' | 'responder', transcript: Uint8Array
 }
 
 /** X25519 then HKDF; refuses a low-order peer key, which would make the shared secret all zeros. */
-function deriveKeys(ephemeralSecret: Uint8Array, peerEphemeral: Uint8Array, transcript: Uint8Array): Result<{ initiatorToResponder: Uint8Array; responderToInitiator: Uint8Array }> {
+function deriveKeys(ephemeralSecret: Uint8Array, peerEphemeral: Uint8Array, transcript: Uint8Array, aead: AeadName): Result<{ initiatorToResponder: Uint8Array; responderToInitiator: Uint8Array }> {
   const shared = nacl.scalarMult(ephemeralSecret, peerEphemeral);
   if (shared.every((b) => b === 0)) return refuse('weak_key', 'the peer sent a low-order ephemeral key; refusing the handshake');
-  const okm = new Uint8Array(hkdfSync('sha256', shared, transcript, KEY_INFO, 2 * KEY_BYTES));
+  const okm = new Uint8Array(hkdfSync('sha256', shared, transcript, keyInfo(aead), 2 * KEY_BYTES));
   shared.fill(0);
   return { ok: true, value: { initiatorToResponder: okm.slice(0, KEY_BYTES), responderToInitiator: okm.slice(KEY_BYTES) } };
+}
+
+function checkOffer(aeads: readonly AeadName[]): void {
+  if (aeads.length === 0) throw new RangeError('a handshake needs at least one AEAD to offer');
 }
 
 function ephemeralKeyPair(randomBytes: (length: number) => Uint8Array): nacl.BoxKeyPair {
@@ -113,10 +125,13 @@ function ephemeralKeyPair(randomBytes: (length: number) => Uint8Array): nacl.Box
 export class Initiator {
   readonly #options: HandshakeOptions;
   readonly #ephemeral: nacl.BoxKeyPair;
+  readonly #offer: Uint8Array;
   #state: 'new' | 'sent_hello' | 'done' | 'failed' = 'new';
 
   constructor(options: HandshakeOptions) {
+    checkOffer(options.aeads);
     this.#options = options;
+    this.#offer = Uint8Array.from(options.aeads, aeadWireId);
     this.#ephemeral = ephemeralKeyPair(options.randomBytes);
   }
 
@@ -124,7 +139,7 @@ export class Initiator {
   start(): HandshakeStep {
     if (this.#state !== 'new') return this.#fail(new TransportError('closed', 'the handshake was already started'));
     this.#state = 'sent_hello';
-    return { ok: true, send: encodeHello({ ephemeral: this.#ephemeral.publicKey, certificate: this.#options.identity.certificate }), result: null };
+    return { ok: true, send: encodeHello({ ephemeral: this.#ephemeral.publicKey, aeads: this.#offer, certificate: this.#options.identity.certificate }), result: null };
   }
 
   /** Takes the responder's reply; answers with the finish message and the session keys. */
@@ -135,19 +150,25 @@ export class Initiator {
     const peer = checkPeer(this.#options.verifyPeer, reply.value.certificate);
     if (!peer.ok) return this.#fail(peer.error);
     const transcript = transcriptHash({
-      initiatorEphemeral: this.#ephemeral.publicKey, initiatorCertificate: this.#options.identity.certificate,
-      responderEphemeral: reply.value.ephemeral, responderCertificate: reply.value.certificate,
+      initiatorEphemeral: this.#ephemeral.publicKey, aeadOffer: this.#offer, initiatorCertificate: this.#options.identity.certificate,
+      responderEphemeral: reply.value.ephemeral, aead: reply.value.aead, responderCertificate: reply.value.certificate,
     });
     const badSignature = verifySignature('responder', transcript, reply.value.signature, peer.value);
     if (badSignature) return this.#fail(badSignature);
-    const keys = deriveKeys(this.#ephemeral.secretKey, reply.value.ephemeral, transcript);
+    // Checked after the signature: a choice altered in transit is reported as that ('bad_signature'); one the
+    // responder really signed but this side never offered is a broken or hostile responder.
+    const aead = aeadFromWireId(reply.value.aead);
+    if (!aead || !this.#options.aeads.includes(aead)) {
+      return this.#fail(new TransportError('malformed', `node ${peer.value.nodeId} chose AEAD ${describeOffer(Uint8Array.of(reply.value.aead))}, which this node did not offer (${this.#options.aeads.join(', ')})`));
+    }
+    const keys = deriveKeys(this.#ephemeral.secretKey, reply.value.ephemeral, transcript, aead);
     if (!keys.ok) return this.#fail(keys.error);
     this.#ephemeral.secretKey.fill(0);
     this.#state = 'done';
     const send = encodeFinish({ signature: this.#options.identity.sign(signedPayload('initiator', transcript)) });
     return {
       ok: true, send,
-      result: { role: 'initiator', peer: peer.value, sendKey: keys.value.initiatorToResponder, receiveKey: keys.value.responderToInitiator, transcript },
+      result: { role: 'initiator', peer: peer.value, aead, sendKey: keys.value.initiatorToResponder, receiveKey: keys.value.responderToInitiator, transcript },
     };
   }
 
@@ -161,9 +182,10 @@ export class Initiator {
 export class Responder {
   readonly #options: HandshakeOptions;
   #state: 'new' | 'sent_reply' | 'done' | 'failed' = 'new';
-  #pending: { peer: VerifiedPeer; transcript: Uint8Array; initiatorToResponder: Uint8Array; responderToInitiator: Uint8Array } | null = null;
+  #pending: { peer: VerifiedPeer; aead: AeadName; transcript: Uint8Array; initiatorToResponder: Uint8Array; responderToInitiator: Uint8Array } | null = null;
 
   constructor(options: HandshakeOptions) {
+    checkOffer(options.aeads);
     this.#options = options;
   }
 
@@ -180,19 +202,24 @@ export class Responder {
     // The certificate is checked before this side spends a signature on an unknown peer.
     const peer = checkPeer(this.#options.verifyPeer, hello.value.certificate);
     if (!peer.ok) return this.#fail(peer.error);
+    const aead = chooseAead(hello.value.aeads, this.#options.aeads);
+    if (!aead) {
+      // Worded for either end, and short: the initiator reads it from the close frame (123 bytes).
+      return this.#fail(new TransportError('no_common_aead', `the initiator offers ${describeOffer(hello.value.aeads)}, the responder takes only ${this.#options.aeads.join(', ')} (${AEAD_OVERRIDE_VARIABLE}?)`));
+    }
     const ephemeral = ephemeralKeyPair(this.#options.randomBytes);
     const certificate = this.#options.identity.certificate;
     const transcript = transcriptHash({
-      initiatorEphemeral: hello.value.ephemeral, initiatorCertificate: hello.value.certificate,
-      responderEphemeral: ephemeral.publicKey, responderCertificate: certificate,
+      initiatorEphemeral: hello.value.ephemeral, aeadOffer: hello.value.aeads, initiatorCertificate: hello.value.certificate,
+      responderEphemeral: ephemeral.publicKey, aead: aeadWireId(aead), responderCertificate: certificate,
     });
-    const keys = deriveKeys(ephemeral.secretKey, hello.value.ephemeral, transcript);
+    const keys = deriveKeys(ephemeral.secretKey, hello.value.ephemeral, transcript, aead);
     ephemeral.secretKey.fill(0);
     if (!keys.ok) return this.#fail(keys.error);
-    this.#pending = { peer: peer.value, transcript, ...keys.value };
+    this.#pending = { peer: peer.value, aead, transcript, ...keys.value };
     this.#state = 'sent_reply';
     const signature = this.#options.identity.sign(signedPayload('responder', transcript));
-    return { ok: true, send: encodeReply({ ephemeral: ephemeral.publicKey, certificate, signature }), result: null };
+    return { ok: true, send: encodeReply({ ephemeral: ephemeral.publicKey, aead: aeadWireId(aead), certificate, signature }), result: null };
   }
 
   #finish(message: Uint8Array): HandshakeStep {
@@ -205,7 +232,7 @@ export class Responder {
     this.#pending = null;
     return {
       ok: true, send: null,
-      result: { role: 'responder', peer: pending.peer, sendKey: pending.responderToInitiator, receiveKey: pending.initiatorToResponder, transcript: pending.transcript },
+      result: { role: 'responder', peer: pending.peer, aead: pending.aead, sendKey: pending.responderToInitiator, receiveKey: pending.initiatorToResponder, transcript: pending.transcript },
     };
   }
 

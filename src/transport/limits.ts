@@ -5,7 +5,7 @@
 
 import { invalidArgument } from '../errors.ts';
 import { FRAME_OVERHEAD } from './frames.ts';
-import { MAX_CERTIFICATE_BYTES, SIGNATURE_BYTES } from './handshake-messages.ts';
+import { MAX_HANDSHAKE_MESSAGE_BYTES } from './handshake-messages.ts';
 
 export interface TransportLimits {
   /** From TCP accept (or dial) to a completed handshake; a connection that takes longer is closed. */
@@ -64,7 +64,6 @@ export function resolveLimits(partial: Partial<TransportLimits> = {}): Transport
  * against each frame's declared length before buffering, so a peer announcing gigabytes costs nothing.
  */
 export function wsMaxPayload(limits: TransportLimits): number {
-  const handshake = 6 + 32 + 2 + MAX_CERTIFICATE_BYTES + SIGNATURE_BYTES;
-  return Math.max(limits.maxPayloadBytes + FRAME_OVERHEAD, handshake);
+  return Math.max(limits.maxPayloadBytes + FRAME_OVERHEAD, MAX_HANDSHAKE_MESSAGE_BYTES);
 }
 

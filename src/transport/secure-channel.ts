@@ -8,6 +8,7 @@
  * streams have flow control, because only they can outrun the network.
  */
 
+import type { AeadName } from './aead.ts';
 import type { ChannelKind } from './kinds.ts';
 import type { VerifiedPeer } from './handshake.ts';
 
@@ -23,6 +24,8 @@ export interface ChannelStats {
   bytesOut: number;
   /** Sealed bytes handed to ws and not yet written to the socket. */
   bufferedBytes: number;
+  /** The AEAD the handshake chose for this connection's frames (fixed for its life). */
+  aead: AeadName;
 }
 
 export interface SecureChannel {

@@ -21,6 +21,7 @@ import { randomBytes as cryptoRandomBytes } from 'node:crypto';
 import WebSocket, { WebSocketServer } from 'ws';
 import { describeError } from '../errors.ts';
 import type { Logger } from '../util/logger.ts';
+import { localAeadOffer, type AeadName } from './aead.ts';
 import { WsChannel } from './channel.ts';
 import type { SecureChannel } from './secure-channel.ts';
 import { formatAddress, unmapIp } from './address.ts';
@@ -45,6 +46,8 @@ export interface TransportServerOptions {
   limits?: Partial<TransportLimits>;
   /** Source of the handshakes' ephemeral keys; crypto.randomBytes unless a test seeds it. */
   randomBytes?: (length: number) => Uint8Array;
+  /** The AEADs to accept, best first; this CPU's (and SWARMLET_TRANSPORT_AEAD's) by default. */
+  aeads?: readonly AeadName[];
   /** Clock (ms) for the handshake rate limit; Date.now unless a test drives it. */
   now?: () => number;
 }
@@ -84,6 +87,7 @@ export async function listen(options: TransportServerOptions): Promise<Transport
   const limits = resolveLimits(options.limits);
   const { log } = options;
   const randomBytes = options.randomBytes ?? defaultRandomBytes;
+  const aeads = options.aeads ?? localAeadOffer();
   const now = options.now ?? Date.now;
   const buckets = new TokenBuckets({ ratePerSecond: limits.handshakesPerSecondPerAddress, burst: limits.handshakeBurstPerAddress });
   const http = createServer();
@@ -192,7 +196,7 @@ export async function listen(options: TransportServerOptions): Promise<Transport
 
   function respond(ws: WebSocket, socket: Socket, entry: PendingConnection, kind: ChannelKind, security: ChannelSecurity): void {
     guard(ws);
-    const responder = new Responder({ identity: security.identity, verifyPeer: security.verifyPeer, randomBytes });
+    const responder = new Responder({ identity: security.identity, verifyPeer: security.verifyPeer, randomBytes, aeads });
     entry.handshake = runHandshake(ws, (message) => responder.receive(message), {
       done: (result) => {
         clearTimeout(entry.timer);
@@ -208,7 +212,7 @@ export async function listen(options: TransportServerOptions): Promise<Transport
         channels.add(channel);
         channel.onClose(() => channels.delete(channel));
         counters.established++;
-        log.debug(`transport: ${kind} channel from node ${result.peer.nodeId} at ${entry.address} established`);
+        log.debug(`transport: ${kind} channel from node ${result.peer.nodeId} at ${entry.address} established (${result.aead})`);
         try {
           options.onChannel(channel);
         } catch (err) {
@@ -234,7 +238,7 @@ export async function listen(options: TransportServerOptions): Promise<Transport
   });
   http.on('error', (err) => log.error(`transport: server error: ${describeError(err)}`));
   const { port } = http.address() as AddressInfo;
-  log.info(`transport: listening on ${formatAddress(options.host, port)}`);
+  log.info(`transport: listening on ${formatAddress(options.host, port)} (AEADs, best first: ${aeads.join(', ')})`);
 
   return {
     port,

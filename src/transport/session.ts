@@ -4,8 +4,12 @@
  * rekey in lockstep with no message for it. A stream delivers frames in order, so the receiver accepts only the
  * next counter; the first refused frame ends the session, as a TLS record error does: the driver logs the reason
  * with the peer's address and closes the connection, and the peer starts a fresh handshake.
+ *
+ * The schedule suits both AEADs: a key seals at most 2^20 frames or 1 GiB before it is replaced, far inside
+ * AES-GCM's usage limits (TLS 1.3 allows about 2^24.5 full records per key) and ChaCha20-Poly1305's.
  */
 
+import type { AeadName } from './aead.ts';
 import { TransportError, refuse, type Result } from './errors.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES, nextKey, openFrame, sealFrame, type FrameType, type OpenedFrame } from './frames.ts';
 
@@ -57,16 +61,26 @@ class Direction {
   }
 }
 
+/** What a completed handshake gives a session (a HandshakeResult is one). */
+export interface SessionKeys {
+  aead: AeadName;
+  sendKey: Uint8Array;
+  receiveKey: Uint8Array;
+}
+
 export class Session {
+  /** The AEAD every frame of this session is sealed with, both ways. */
+  readonly aead: AeadName;
   readonly #send: Direction;
   readonly #receive: Direction;
   readonly #maxPayloadBytes: number;
   #error: TransportError | null = null;
 
-  constructor(keys: { sendKey: Uint8Array; receiveKey: Uint8Array }, options: SessionOptions = {}) {
+  constructor(keys: SessionKeys, options: SessionOptions = {}) {
     const frames = options.rekeyAfterFrames ?? DEFAULT_REKEY_AFTER_FRAMES;
     const bytes = options.rekeyAfterBytes ?? DEFAULT_REKEY_AFTER_BYTES;
     if (!(frames >= 1) || !(bytes >= 1)) throw new RangeError('rekey thresholds must be at least 1');
+    this.aead = keys.aead;
     this.#maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
     this.#send = new Direction(keys.sendKey, frames, bytes);
     this.#receive = new Direction(keys.receiveKey, frames, bytes);
@@ -88,7 +102,7 @@ export class Session {
    */
   seal(type: FrameType, payload: Uint8Array, into?: Uint8Array): Uint8Array {
     if (this.#error) throw new TransportError('closed', `the session has ended (${this.#error.reason}); open a new connection`, { cause: this.#error });
-    const frame = sealFrame(this.#send.key, this.#send.counter, type, payload, this.#maxPayloadBytes, into);
+    const frame = sealFrame(this.aead, this.#send.key, this.#send.counter, type, payload, this.#maxPayloadBytes, into);
     this.#send.advance(payload.length);
     return frame;
   }
@@ -96,7 +110,7 @@ export class Session {
   /** Opens the next incoming frame, or refuses it and ends the session. Never throws. */
   open(frame: Uint8Array): Result<OpenedFrame> {
     if (this.#error) return refuse('closed', `the session has ended (${this.#error.reason}); open a new connection`, this.#error);
-    const opened = openFrame(this.#receive.key, this.#receive.counter, frame, this.#maxPayloadBytes);
+    const opened = openFrame(this.aead, this.#receive.key, this.#receive.counter, frame, this.#maxPayloadBytes);
     if (!opened.ok) {
       this.close(opened.error);
       return opened;

@@ -1,7 +1,7 @@
 /**
  * Benchmark: the node transport. First the pure protocol in one process (no sockets): complete handshakes per
  * second (two X25519 and four Ed25519 operations in tweetnacl, the cost a reconnect storm pays), and seal + open
- * throughput of bulk frames against a plain copy of the same bytes, the floor any transport pays.
+ * throughput of bulk frames with each AEAD against a plain copy of the same bytes, the floor any transport pays.
  *
  * Then over real sockets on loopback, with the listening end in a worker thread so each end has its own event
  * loop, as two nodes would:
@@ -10,7 +10,10 @@
  *     bulk channel, honoring backpressure, as a ratio of the same transfer over plain ws with the same message
  *     size, the same ws options and the same backpressure rule (goal ≥ 0.6). Wall-clock rates swing with whatever
  *     else runs on the machine, so each side's CPU time is measured too (its own thread, from /proc): bytes per
- *     CPU-second of the busier side is the rate the transfer would reach with a core per side to itself;
+ *     CPU-second of the busier side is the rate the transfer would reach with a core per side to itself. The
+ *     encrypted stream runs with the AEAD the two ends negotiate (AES-256-GCM on a CPU with AES instructions) and,
+ *     when that is not already it, with ChaCha20-Poly1305 (the dialer offering only it), the AEAD of a machine
+ *     without them. SWARMLET_TRANSPORT_AEAD=chacha20-poly1305 forces ChaCha20 on both ends;
  *   - control latency: request/reply round trips on the control channel, idle, then while a bulk transfer
  *     saturates the path. On bare loopback the path is the CPU, so the figure there is mostly thread scheduling.
  *     A link is emulated too: a proxy that shapes each connection to LINK_MB_PER_S, as a link with per-flow fair
@@ -28,6 +31,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 import WebSocket, { WebSocketServer } from 'ws';
 import { silentLogger } from '../../src/util/logger.ts';
+import { AEAD_NAMES, hasHardwareAes, localAeadOffer, type AeadName } from '../../src/transport/aead.ts';
 import { dial, listen, type SecureChannel } from '../../src/transport/endpoint.ts';
 import { clientOptions } from '../../src/transport/dial.ts';
 import { FRAME_TYPE } from '../../src/transport/frames.ts';
@@ -69,27 +73,32 @@ function handshakesPerSecond(seconds: number): number {
   return done / ((performance.now() - start) / 1000);
 }
 
-/** MB/s of seal on one session and open on its peer, and of a plain copy, for one frame size. */
-function throughput(frameBytes: number): { sealOpen: number; copy: number } {
+/** MB/s of seal on one session and open on its peer, for one AEAD and frame size. */
+function sealOpenRate(aead: AeadName, frameBytes: number): number {
   const key1 = random(32);
   const key2 = random(32);
-  const a = new Session({ sendKey: key1, receiveKey: key2 });
-  const b = new Session({ sendKey: key2, receiveKey: key1 });
+  const a = new Session({ aead, sendKey: key1, receiveKey: key2 });
+  const b = new Session({ aead, sendKey: key2, receiveKey: key1 });
   const payload = random(frameBytes);
   const frames = Math.max(1, Math.floor(volume / frameBytes));
-  let start = performance.now();
+  const start = performance.now();
   for (let i = 0; i < frames; i++) {
     const opened = b.open(a.seal(FRAME_TYPE.bulk, payload));
     if (!opened.ok) throw opened.error;
   }
-  const sealOpen = (frames * frameBytes) / 1e6 / ((performance.now() - start) / 1000);
-  start = performance.now();
+  return (frames * frameBytes) / 1e6 / ((performance.now() - start) / 1000);
+}
+
+/** MB/s of a plain copy into a new buffer per frame: what any transport pays at least. */
+function copyRate(frameBytes: number): number {
+  const payload = random(frameBytes);
+  const frames = Math.max(1, Math.floor(volume / frameBytes));
+  const start = performance.now();
   for (let i = 0; i < frames; i++) {
     const copy = new Uint8Array(frameBytes);
     copy.set(payload);
   }
-  const copy = (frames * frameBytes) / 1e6 / ((performance.now() - start) / 1000);
-  return { sealOpen, copy };
+  return (frames * frameBytes) / 1e6 / ((performance.now() - start) / 1000);
 }
 
 // ---------------------------------------------------------------- the listening end, in a worker
@@ -188,6 +197,8 @@ async function peer(): Promise<void> {
 interface Transfer {
   /** MB/s, wall clock, from the first send to the receiver's confirmation. */
   rate: number;
+  /** The AEAD the channel negotiated (encrypted transfers only). */
+  aead?: AeadName;
   /** CPU seconds of the sending and the receiving thread. */
   senderCpu: number;
   receiverCpu: number;
@@ -210,16 +221,19 @@ function pump(total: number, send: (chunk: Uint8Array) => boolean, onDrain: (res
   });
 }
 
-/** `total` bytes over an encrypted bulk channel to `address`, until the far end confirms it has them all. */
-async function secureStream(address: string, total: number): Promise<Transfer> {
-  const channel = await dial(address, 'bulk', security(testNode('alice')), { limits: LIMITS });
+/**
+ * `total` bytes over an encrypted bulk channel to `address`, until the far end confirms it has them all; `aeads`
+ * is the dialer's offer (this machine's by default).
+ */
+async function secureStream(address: string, total: number, aeads?: readonly AeadName[]): Promise<Transfer> {
+  const channel = await dial(address, 'bulk', security(testNode('alice')), { limits: LIMITS, ...(aeads ? { aeads } : {}) });
   const done = new Promise<{ cpu: number }>((resolve) => channel.onMessage((m) => resolve(m as { cpu: number })));
   channel.send({ expect: total });
   const cpu = threadCpuSeconds();
   const start = performance.now();
   await pump(total, (chunk) => channel.sendBytes(chunk), (resume) => channel.onDrain(resume));
   const { cpu: receiverCpu } = await done;
-  const transfer = { rate: total / 1e6 / ((performance.now() - start) / 1000), senderCpu: threadCpuSeconds() - cpu, receiverCpu };
+  const transfer = { rate: total / 1e6 / ((performance.now() - start) / 1000), senderCpu: threadCpuSeconds() - cpu, receiverCpu, aead: channel.stats().aead };
   channel.close();
   return transfer;
 }
@@ -306,22 +320,25 @@ const median = (values: number[]) => percentile(values, 50);
 const ms = (value: number) => value.toFixed(2);
 const mbPerCpuSecond = (total: number, t: Transfer) => total / 1e6 / Math.max(t.senderCpu, t.receiverCpu);
 
+const loadAverage = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+
 async function main(): Promise<void> {
+  console.log(`transport: this CPU ${hasHardwareAes() ? 'has' : 'lacks'} AES instructions; this node offers ${localAeadOffer().join(', ')}${process.env.SWARMLET_TRANSPORT_AEAD ? ' (SWARMLET_TRANSPORT_AEAD)' : ''}`);
   const rate = handshakesPerSecond(3);
   const rows: (string | number)[][] = [];
   for (const size of [1024, 16 * 1024, 64 * 1024, 1 << 20]) {
-    const { sealOpen, copy } = throughput(size);
-    rows.push([`${size / 1024} KiB`, sealOpen.toFixed(0), copy.toFixed(0), (sealOpen / copy).toFixed(3)]);
+    rows.push([`${size / 1024} KiB`, ...AEAD_NAMES.map((aead) => sealOpenRate(aead, size).toFixed(0)), copyRate(size).toFixed(0)]);
   }
-  printTable('transport: seal + open of bulk frames (one core, MB/s = 10^6 bytes/s)', ['frame', 'seal+open MB/s', 'copy MB/s', 'ratio'], rows);
+  printTable('transport: seal + open of bulk frames (one core, MB/s = 10^6 bytes/s)', ['frame', ...AEAD_NAMES.map((aead) => `${aead} MB/s`), 'copy MB/s'], rows);
   summary(`transport: ${rate.toFixed(0)} complete handshakes/s (both sides, one core)`);
-  summary(`transport: seal+open ${rows.map((r) => `${r[0]} ${r[1]} MB/s`).join(', ')} (plain copy ${rows.map((r) => r[2]).join('/')} MB/s)`);
+  AEAD_NAMES.forEach((aead, i) => summary(`transport: seal+open with ${aead} ${rows.map((r) => `${r[0]} ${r[i + 1]} MB/s`).join(', ')}`));
+  summary(`transport: plain copy ${rows.map((r) => r[AEAD_NAMES.length + 1]).join('/')} MB/s`);
 
   const worker = new Worker(new URL(import.meta.url));
   try {
     const [ports] = (await once(worker, 'message')) as [{ secure: number; plain: number; shaped: number }];
     const address = `127.0.0.1:${ports.secure}`;
-    console.log(`\ntransport: machine load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${availableParallelism()} CPU(s) before the socket runs`);
+    console.log(`\ntransport: machine load average ${loadAverage()} on ${availableParallelism()} CPU(s) before the socket runs`);
 
     const sequential = await handshakeRate(address, 3, 1);
     const concurrent = await handshakeRate(address, 3, 8);
@@ -332,26 +349,37 @@ async function main(): Promise<void> {
 
     const plainOptions = clientOptions(resolveLimits());
     const { generateMask: _zeroMask, ...maskedOptions } = plainOptions;
-    const runs = { secure: [] as Transfer[], plain: [] as Transfer[], masked: [] as Transfer[] };
+    const negotiated = (await secureStream(address, 1e6)).aead!;
+    // ChaCha20 too, unless it is what was negotiated: the figure for a machine without AES instructions.
+    const alsoChaCha = negotiated !== 'chacha20-poly1305';
+    const runs = { secure: [] as Transfer[], chacha: [] as Transfer[], plain: [] as Transfer[], masked: [] as Transfer[] };
+    const loadBefore = loadAverage();
     for (let run = 0; run < 3; run++) {
       runs.secure.push(await secureStream(address, streamBytes));
+      if (alsoChaCha) runs.chacha.push(await secureStream(address, streamBytes, ['chacha20-poly1305']));
       runs.plain.push(await plainStream(ports.plain, streamBytes, plainOptions));
       runs.masked.push(await plainStream(ports.plain, streamBytes, maskedOptions));
     }
+    const loadAfter = loadAverage();
     const wall = (list: Transfer[]) => median(list.map((t) => t.rate));
     const perCpu = (list: Transfer[]) => median(list.map((t) => mbPerCpuSecond(streamBytes, t)));
     const cpuCell = (list: Transfer[], side: 'senderCpu' | 'receiverCpu') => median(list.map((t) => t[side] / (streamBytes / 1e9))).toFixed(2);
     const streamRow = (name: string, list: Transfer[]) => [
       name, wall(list).toFixed(0), list.map((t) => t.rate.toFixed(0)).join(' '), cpuCell(list, 'senderCpu'), cpuCell(list, 'receiverCpu'), perCpu(list).toFixed(0),
     ];
-    printTable(`transport: ${streamBytes / 1e6} MB in 64 KiB messages over loopback, median of 3`, ['stream', 'MB/s', 'runs', 'send CPU-s/GB', 'receive CPU-s/GB', 'MB per CPU-s (busier side)'], [
-      streamRow('encrypted bulk channel', runs.secure),
+    printTable(`transport: ${streamBytes / 1e6} MB in 64 KiB messages over loopback, median of 3 (load average ${loadBefore} before, ${loadAfter} after)`, ['stream', 'MB/s', 'runs', 'send CPU-s/GB', 'receive CPU-s/GB', 'MB per CPU-s (busier side)'], [
+      streamRow(`encrypted bulk channel, ${negotiated} (negotiated)`, runs.secure),
+      ...(alsoChaCha ? [streamRow('encrypted bulk channel, chacha20-poly1305 (dialer offers only it)', runs.chacha)] : []),
       streamRow('plain ws, same options (zero mask)', runs.plain),
       streamRow('plain ws, ws defaults (random mask)', runs.masked),
     ]);
-    const wallRatio = wall(runs.secure) / wall(runs.plain);
-    const cpuRatio = perCpu(runs.secure) / perCpu(runs.plain);
-    summary(`transport: encrypted stream ${wall(runs.secure).toFixed(0)} MB/s vs plain ws ${wall(runs.plain).toFixed(0)} MB/s = ${wallRatio.toFixed(2)}x wall clock (goal ≥ 0.6: ${verdict(wallRatio >= 0.6)}); per CPU-second of the busier side ${perCpu(runs.secure).toFixed(0)} vs ${perCpu(runs.plain).toFixed(0)} MB = ${cpuRatio.toFixed(2)}x (${verdict(cpuRatio >= 0.6)})`);
+    const ratios = (list: Transfer[]) => {
+      const wallRatio = wall(list) / wall(runs.plain);
+      const cpuRatio = perCpu(list) / perCpu(runs.plain);
+      return `${wall(list).toFixed(0)} MB/s vs plain ws ${wall(runs.plain).toFixed(0)} MB/s = ${wallRatio.toFixed(2)}x wall clock (goal ≥ 0.6: ${verdict(wallRatio >= 0.6)}); per CPU-second of the busier side ${perCpu(list).toFixed(0)} vs ${perCpu(runs.plain).toFixed(0)} MB = ${cpuRatio.toFixed(2)}x (${verdict(cpuRatio >= 0.6)})`;
+    };
+    summary(`transport: encrypted stream with ${negotiated} (negotiated) ${ratios(runs.secure)}; load average ${loadBefore} → ${loadAfter}`);
+    if (alsoChaCha) summary(`transport: encrypted stream with chacha20-poly1305 ${ratios(runs.chacha)}`);
 
     const control = await dial(address, 'control', security(testNode('alice')), { limits: LIMITS });
     await latencies(control, 1, null, 100); // warm up

@@ -7,9 +7,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { AEAD_NAMES, type AeadName } from '../../src/transport/aead.ts';
 import { TransportError } from '../../src/transport/errors.ts';
 import { FRAME_TYPE } from '../../src/transport/frames.ts';
-import { decodeFinish, decodeHello, decodeReply } from '../../src/transport/handshake-messages.ts';
+import { PROTOCOL_VERSION, decodeFinish, decodeHello, decodeReply } from '../../src/transport/handshake-messages.ts';
 import { Initiator, Responder } from '../../src/transport/handshake.ts';
 import { Session } from '../../src/transport/session.ts';
 import { options, seededRandom, testNode, trusting } from './helpers.ts';
@@ -50,9 +51,12 @@ function assertRefused(step: { ok: boolean; error?: unknown }): void {
   assert.ok(step.error instanceof TransportError);
 }
 
+/** The offers a pair may make: both with AES instructions, either without, or forced to one AEAD. */
+const offers = fc.constantFrom<readonly AeadName[]>(AEAD_NAMES, ['chacha20-poly1305'], ['aes-256-gcm']);
+
 /** A fresh valid exchange, different for every seed. */
-function exchange(seed: number) {
-  const initiator = new Initiator(options(alice, cluster, `a${seed}`));
+function exchange(seed: number, aeads: readonly AeadName[] = AEAD_NAMES) {
+  const initiator = new Initiator(options(alice, cluster, `a${seed}`, aeads));
   const responder = new Responder(options(bob, cluster, `b${seed}`));
   const hello = initiator.start();
   assert.ok(hello.ok && hello.send);
@@ -75,7 +79,7 @@ describe('transport fuzzing', () => {
   });
 
   it('random bytes behind a valid handshake header are refused without throwing', () => {
-    const header = fc.constantFrom(...[1, 2, 3].map((kind) => Uint8Array.of(0x53, 0x57, 0x4c, 0x48, 1, kind)));
+    const header = fc.constantFrom(...[1, 2, 3].map((kind) => Uint8Array.of(0x53, 0x57, 0x4c, 0x48, PROTOCOL_VERSION, kind)));
     fc.assert(fc.property(header, fc.uint8Array({ maxLength: 200 }), (h, rest) => {
       const bytes = Buffer.concat([h, rest]);
       assertRefused(new Responder(options(bob, cluster)).receive(bytes));
@@ -86,12 +90,12 @@ describe('transport fuzzing', () => {
   });
 
   it('a mutated reply or finish is always refused', () => {
-    fc.assert(fc.property(fc.nat(1000), mutation, mutation, (seed, m1, m2) => {
-      const { initiator, reply } = exchange(seed);
+    fc.assert(fc.property(fc.nat(1000), offers, mutation, mutation, (seed, aeads, m1, m2) => {
+      const { initiator, reply } = exchange(seed, aeads);
       const badReply = mutate(reply, m1);
       if (badReply) assertRefused(initiator.receive(badReply));
 
-      const fresh = exchange(seed);
+      const fresh = exchange(seed, aeads);
       const step = fresh.initiator.receive(fresh.reply);
       assert.ok(step.ok && step.send);
       const badFinish = mutate(step.send, m2);
@@ -101,8 +105,8 @@ describe('transport fuzzing', () => {
 
   it('a mutated hello never yields a completed handshake', () => {
     // The responder cannot tell a changed ephemeral key from a real one; the initiator must then refuse the reply.
-    fc.assert(fc.property(fc.nat(1000), mutation, (seed, m) => {
-      const initiator = new Initiator(options(alice, cluster, `a${seed}`));
+    fc.assert(fc.property(fc.nat(1000), offers, mutation, (seed, aeads, m) => {
+      const initiator = new Initiator(options(alice, cluster, `a${seed}`, aeads));
       const hello = initiator.start();
       assert.ok(hello.ok && hello.send);
       const bad = mutate(hello.send, m);
@@ -118,15 +122,15 @@ describe('transport fuzzing', () => {
     const key = random(32);
     const other = random(32);
     fc.assert(fc.property(
-      fc.uint8Array({ maxLength: 200 }), fc.constantFrom(FRAME_TYPE.control, FRAME_TYPE.bulk), fc.nat(5), mutation, fc.uint8Array({ maxLength: 100 }),
-      (payload, type, position, m, junk) => {
-        const sender = new Session({ sendKey: key, receiveKey: other }, { maxPayloadBytes: 256, rekeyAfterFrames: 3 });
-        const receiver = new Session({ sendKey: other, receiveKey: key }, { maxPayloadBytes: 256, rekeyAfterFrames: 3 });
+      fc.constantFrom(...AEAD_NAMES), fc.uint8Array({ maxLength: 200 }), fc.constantFrom(FRAME_TYPE.control, FRAME_TYPE.bulk), fc.nat(5), mutation, fc.uint8Array({ maxLength: 100 }),
+      (aead, payload, type, position, m, junk) => {
+        const sender = new Session({ aead, sendKey: key, receiveKey: other }, { maxPayloadBytes: 256, rekeyAfterFrames: 3 });
+        const receiver = new Session({ aead, sendKey: other, receiveKey: key }, { maxPayloadBytes: 256, rekeyAfterFrames: 3 });
         for (let i = 0; i < position; i++) assert.ok(receiver.open(sender.seal(FRAME_TYPE.control, Uint8Array.of(i))).ok);
         const frame = sender.seal(type, payload);
         const bad = mutate(frame, m);
         if (bad) assertRefused(receiver.open(bad));
-        assertRefused(new Session({ sendKey: other, receiveKey: key }).open(junk));
+        assertRefused(new Session({ aead, sendKey: other, receiveKey: key }).open(junk));
       },
     ), { numRuns: FRAME_RUNS });
   });

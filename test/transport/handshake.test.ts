@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import nacl from 'tweetnacl';
 import { ed25519Identity, Initiator, Responder, type HandshakeResult, type HandshakeStep } from '../../src/transport/handshake.ts';
-import { decodeHello, decodeReply, encodeHello, encodeReply } from '../../src/transport/handshake-messages.ts';
+import { PROTOCOL_VERSION, decodeHello, decodeReply, encodeHello, encodeReply } from '../../src/transport/handshake-messages.ts';
 import { options, seededRandom, testNode, trusting } from './helpers.ts';
 
 const alice = testNode('alice');
@@ -124,8 +124,12 @@ describe('transport handshake', () => {
 
   it('refuses another protocol version, garbage, and messages out of turn', () => {
     const hello = sent(new Initiator(options(alice, cluster)).start());
-    const v2 = hello.slice(); v2[4] = 2;
-    refusedWith(new Responder(options(bob, cluster)).receive(v2), 'version');
+    for (const version of [PROTOCOL_VERSION - 1, PROTOCOL_VERSION + 1]) {
+      const other = hello.slice(); other[4] = version;
+      const step = new Responder(options(bob, cluster)).receive(other);
+      refusedWith(step, 'version');
+      assert.match(step.ok ? '' : step.error.message, new RegExp(`upgrade the node on version ${Math.min(version, PROTOCOL_VERSION)}`));
+    }
     refusedWith(new Responder(options(bob, cluster)).receive(new TextEncoder().encode('GET / HTTP/1.1\r\n\r\n')), 'malformed');
     refusedWith(new Responder(options(bob, cluster)).receive(hello.subarray(0, hello.length - 1)), 'malformed');
     refusedWith(new Responder(options(bob, cluster)).receive(new Uint8Array()), 'malformed');

@@ -5,6 +5,7 @@
 
 import { createHash } from 'node:crypto';
 import nacl from 'tweetnacl';
+import { AEAD_NAMES, type AeadName } from '../../src/transport/aead.ts';
 import { ed25519Identity, type HandshakeOptions, type VerifiedPeer, type VerifyPeer } from '../../src/transport/handshake.ts';
 
 export interface TestNode {
@@ -41,6 +42,7 @@ export function trusting(...nodes: TestNode[]): VerifyPeer {
   };
 }
 
-export function options(self: TestNode, verifyPeer: VerifyPeer, seed = self.nodeId): HandshakeOptions {
-  return { identity: ed25519Identity(self.certificate, self.keys.secretKey), verifyPeer, randomBytes: seededRandom(`ephemeral/${seed}`) };
+/** Handshake options for `self`; by default it offers both AEADs, AES-GCM first, as a node with AES instructions does. */
+export function options(self: TestNode, verifyPeer: VerifyPeer, seed = self.nodeId, aeads: readonly AeadName[] = AEAD_NAMES): HandshakeOptions {
+  return { identity: ed25519Identity(self.certificate, self.keys.secretKey), verifyPeer, randomBytes: seededRandom(`ephemeral/${seed}`), aeads };
 }

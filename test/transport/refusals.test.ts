@@ -16,6 +16,7 @@ import { encodeEnvelope } from '../../src/transport/envelope.ts';
 import { TransportError } from '../../src/transport/errors.ts';
 import { FRAME_TYPE } from '../../src/transport/frames.ts';
 import { Initiator } from '../../src/transport/handshake.ts';
+import { PROTOCOL_VERSION } from '../../src/transport/handshake-messages.ts';
 import { options, trusting } from './helpers.ts';
 import {
   alice, cluster, echoServer, handshakenWs, mallory, openRawWs, openTcp, security, within, type EchoServer,
@@ -99,21 +100,26 @@ describe('the listener refuses bad peers and keeps serving good ones', () => {
   });
 
   it('closes a connection whose first message is text, random bytes, or another protocol version (malformed, version)', async () => {
-    const hello = new Initiator(options(alice, cluster, 'v2')).start();
-    const otherVersion = Buffer.from(hello.ok ? hello.send! : []);
-    otherVersion[4] = 2;
-    for (const [first, reason, code] of [
-      ['hello?', 'malformed', 4000],
-      [randomBytes(200), 'malformed', 4000],
-      [Buffer.alloc(0), 'malformed', 4000],
-      [otherVersion, 'version', 4001],
+    const hello = new Initiator(options(alice, cluster, 'newer')).start();
+    const newer = Buffer.from(hello.ok ? hello.send! : []);
+    newer[4] = PROTOCOL_VERSION + 1;
+    // What a node of the release before AEAD negotiation sends: version 1, no offer.
+    const certificateLength = Buffer.alloc(2);
+    certificateLength.writeUInt16BE(alice.certificate.length);
+    const version1 = Buffer.concat([Buffer.from('SWLH'), Buffer.of(1, 1), randomBytes(32), certificateLength, alice.certificate]);
+    for (const [first, reason, code, says] of [
+      ['hello?', 'malformed', 4000, ''],
+      [randomBytes(200), 'malformed', 4000, ''],
+      [Buffer.alloc(0), 'malformed', 4000, ''],
+      [version1, 'version', 4001, 'upgrade the node on version 1'],
+      [newer, 'version', 4001, `upgrade the node on version ${PROTOCOL_VERSION}`],
     ] as const) {
       const raw = await openRawWs(echo.server.port);
       const mark = echo.log.mark();
       raw.ws.send(first);
       const closed = await within(raw.closed, 2000, `close after ${reason}`);
       assert.equal(closed.code, code);
-      assert.ok(closed.reason.startsWith(`${reason}:`), closed.reason);
+      assert.ok(closed.reason.startsWith(`${reason}:`) && closed.reason.includes(says), closed.reason);
       await refused(mark, raw.localAddress, reason);
     }
   });

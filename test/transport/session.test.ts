@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { AEAD_NAMES } from '../../src/transport/aead.ts';
 import { FRAME_OVERHEAD, FRAME_TYPE, openFrame, sealFrame } from '../../src/transport/frames.ts';
 import { Session, type SessionOptions } from '../../src/transport/session.ts';
 import type { Result } from '../../src/transport/errors.ts';
@@ -8,10 +9,6 @@ import { seededRandom } from './helpers.ts';
 const random = seededRandom('session-keys');
 const keyA = random(32);
 const keyB = random(32);
-const pair = (options: SessionOptions = {}, peerOptions: SessionOptions = options) => ({
-  a: new Session({ sendKey: keyA, receiveKey: keyB }, options),
-  b: new Session({ sendKey: keyB, receiveKey: keyA }, peerOptions),
-});
 const text = (s: string) => new TextEncoder().encode(s);
 
 function refusedWith(result: Result<unknown>, reason: string): void {
@@ -24,7 +21,17 @@ function opened(result: ReturnType<Session['open']>) {
   return result.value;
 }
 
-describe('transport frames and sessions', () => {
+/** The same suite for each AEAD: the frame format, and every refusal, must not depend on which one was chosen. */
+for (const aead of AEAD_NAMES) describe(`transport frames and sessions (${aead})`, () => {
+  const pair = (options: SessionOptions = {}, peerOptions: SessionOptions = options) => ({
+    a: new Session({ aead, sendKey: keyA, receiveKey: keyB }, options),
+    b: new Session({ aead, sendKey: keyB, receiveKey: keyA }, peerOptions),
+  });
+
+  it('reports its AEAD', () => {
+    assert.equal(pair().a.aead, aead);
+  });
+
   it('carries control and bulk frames both ways, empty ones included, and hides the payload', () => {
     const { a, b } = pair();
     const frame = a.seal(FRAME_TYPE.control, text('raft: append entries'));
@@ -66,7 +73,13 @@ describe('transport frames and sessions', () => {
   });
 
   it('refuses a frame sealed under another key', () => {
-    refusedWith(openFrame(random(32), 0, sealFrame(keyA, 0, FRAME_TYPE.bulk, text('x'))), 'auth_failed');
+    refusedWith(openFrame(aead, random(32), 0, sealFrame(aead, keyA, 0, FRAME_TYPE.bulk, text('x'))), 'auth_failed');
+  });
+
+  it('refuses a frame sealed with the other AEAD under the same key', () => {
+    const other = AEAD_NAMES.find((name) => name !== aead)!;
+    const frame = sealFrame(other, keyA, 0, FRAME_TYPE.bulk, text('same key, other cipher'));
+    refusedWith(pair().b.open(frame), 'auth_failed');
   });
 
   it('refuses a replayed frame, and ends the session', () => {
@@ -128,7 +141,7 @@ describe('transport frames and sessions', () => {
     const { a, b } = pair({ rekeyAfterFrames: 2 });
     opened(b.open(a.seal(FRAME_TYPE.control, text('0'))));
     opened(b.open(a.seal(FRAME_TYPE.control, text('1'))));
-    refusedWith(b.open(sealFrame(keyA, 2, FRAME_TYPE.control, text('2'))), 'auth_failed');
+    refusedWith(b.open(sealFrame(aead, keyA, 2, FRAME_TYPE.control, text('2'))), 'auth_failed');
   });
 
   it('fails at the first rekey when the two ends disagree on the schedule', () => {
