@@ -12,6 +12,7 @@ import { isTerminal } from '../manager/state/cluster-state.ts';
 import type { TaskStatusUpdate } from '../manager/state/commands.ts';
 import type { ContainerRuntime, Disposer } from '../runtime/runtime.ts';
 import { failpoint } from '../util/failpoints.ts';
+import { Limiter } from '../util/limiter.ts';
 import { SerialRunner } from '../util/serial-runner.ts';
 import type { Logger } from '../util/logger.ts';
 import type { Assignment, AssignmentSource, StatusReporter } from './assignment.ts';
@@ -29,6 +30,9 @@ const HEALTH_WAIT = 'waiting for the healthcheck to pass';
 
 /** A task's stop grace period in whole seconds, as the engine takes it (Swarm's default: 10 s). */
 const stopTimeoutSeconds = (assignment: Assignment) => Math.ceil((assignment.task.Spec.ContainerSpec.StopGracePeriod ?? 10_000_000_000) / 1e9);
+
+/** Stops in flight at once: each holds one idle connection to the engine for up to its grace period. */
+const MAX_CONCURRENT_STOPS = 32;
 
 /** How long a status report may go uncommitted before the agent sends it again. */
 const REPORT_RETRY_MS = 5_000;
@@ -54,15 +58,21 @@ export class Agent {
   private readonly outbox: TaskStatusUpdate[] = [];
   /** The last state reported per task, and when (see recentlyReported). */
   private readonly reported = new Map<string, { state: TaskState; at: number }>();
-  private readonly waiting: Array<() => void> = [];
   /** When each task's container was last restarted offline, for its restart delay. */
   private readonly offlineRestarts = new Map<string, number>();
-  private busy = 0;
+  /** Engine calls that work: creating, starting, inspecting. */
+  private readonly engineCalls: Limiter;
+  /**
+   * Stops, apart: a stop mostly waits out its task's grace period while the engine does nothing, and a node
+   * stopping twenty tasks must not take five grace periods, four at a time, nor hold up the starts meanwhile.
+   */
+  private readonly stops = new Limiter(MAX_CONCURRENT_STOPS);
   private stopped = false;
   private engineDown = false;
 
   constructor(options: AgentOptions) {
     this.options = { now: Date.now, resyncInterval: 5_000, concurrency: 4, ...options };
+    this.engineCalls = new Limiter(this.options.concurrency);
   }
 
   start(): void {
@@ -146,7 +156,8 @@ export class Agent {
       if (this.inFlight.has(key)) continue;
       if (this.alreadyReported(action)) continue;
       this.inFlight.add(key);
-      void this.limit(() => this.execute(action))
+      const limiter = action.kind === 'stop' || action.kind === 'unhealthy' ? this.stops : this.engineCalls;
+      void limiter.run(() => this.execute(action))
         .then((update) => update && this.queueReport(update))
         .catch((err: unknown) => {
           if (!this.stopped) this.options.log.warn(`${action.kind} ${key}: ${describeError(err)}`);
@@ -187,18 +198,6 @@ export class Agent {
     if (last.state === state && this.options.now() - last.at < REPORT_RETRY_MS) return true;
     if (this.options.now() - last.at >= REPORT_RETRY_MS) this.reported.delete(taskId);
     return false;
-  }
-
-  /** Runs `work` when one of the `concurrency` engine-call slots is free. */
-  private async limit<T>(work: () => Promise<T>): Promise<T> {
-    while (this.busy >= this.options.concurrency) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.busy++;
-    try {
-      return await work();
-    } finally {
-      this.busy--;
-      this.waiting.shift()?.();
-    }
   }
 
   /**

@@ -197,6 +197,9 @@ export class HostProcess {
     this.logFile = logFile;
     this.#child = child;
     const log: WriteStream | undefined = logFile ? createWriteStream(logFile) : undefined;
+    // A log file that cannot be written (its directory removed under a run) loses the copy on disk, not the run:
+    // the output is kept in memory all the same.
+    log?.on('error', () => undefined);
     const take = (which: 'out' | 'err') => (text: string) => {
       if (which === 'out') this.#stdout += text;
       else this.#stderr += text;
@@ -510,13 +513,10 @@ export class Host {
 
   /** The processes of this engine's containers: each container's cgroup, found from the containers in its data root. */
   async #containerProcesses(): Promise<number[]> {
-    const ids = await fs.readdir(path.join(engineDataRootOf(this.index), 'containers')).catch(() => [] as string[]);
     const pids: number[] = [];
-    for (const id of ids) {
-      for (const procs of [`/sys/fs/cgroup/pids/docker/${id}/cgroup.procs`, `/sys/fs/cgroup/docker/${id}/cgroup.procs`]) {
-        const text = await fs.readFile(procs, 'utf8').catch(() => '');
-        pids.push(...text.split('\n').filter(Boolean).map(Number));
-      }
+    for (const dir of await containerCgroups(this.index)) {
+      const text = await fs.readFile(path.join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
+      pids.push(...text.split('\n').filter(Boolean).map(Number));
     }
     return [...new Set(pids)];
   }
@@ -843,6 +843,7 @@ export class Harness {
     await Promise.all([...this.#processes].map((p) => step(p.end(1_000))));
     for (const host of this.hosts) {
       await step(removeTree(engineExecRootOf(host.index)));
+      await step(removeContainerCgroups(host.index));
       await step(removeTree(engineDataRootOf(host.index)));
       await step(removeHostNetwork(host.index));
     }
@@ -930,6 +931,22 @@ async function stopStaleEngine(index: number): Promise<void> {
   await fs.rm(engineSocketOf(index), { force: true });
 }
 
+/** The cgroup directories of an engine's containers, under each controller (cgroup v1) or the unified tree (v2). */
+async function containerCgroups(index: number): Promise<string[]> {
+  const ids = await fs.readdir(path.join(engineDataRootOf(index), 'containers')).catch(() => [] as string[]);
+  const roots = (await fs.readdir('/sys/fs/cgroup').catch(() => [] as string[])).map((c) => path.join('/sys/fs/cgroup', c, 'docker'));
+  roots.push('/sys/fs/cgroup/docker');
+  return ids.flatMap((id) => roots.map((root) => path.join(root, id)));
+}
+
+/**
+ * A container killed with its engine (a power cut) leaves its cgroups behind, empty: nobody was left to remove
+ * them. Removing an empty cgroup is all rmdir does; one still in use is refused by the kernel and kept.
+ */
+async function removeContainerCgroups(index: number): Promise<void> {
+  await Promise.all((await containerCgroups(index)).map((dir) => fs.rmdir(dir).catch(() => undefined)));
+}
+
 async function allPids(): Promise<number[]> {
   return (await fs.readdir('/proc')).map(Number).filter((pid) => Number.isInteger(pid) && pid !== process.pid);
 }
@@ -981,6 +998,7 @@ async function removeLeftovers(): Promise<void> {
     await stopStaleEngine(index);
     await Promise.all((await processesInNetns(path.join(NETNS_DIR, `swl-h${index}`))).map(endStrayProcess));
     await removeTree(engineExecRootOf(index));
+    await removeContainerCgroups(index);
     await removeTree(engineDataRootOf(index));
     await removeHostNetwork(index);
   }));

@@ -1,6 +1,7 @@
 /**
- * The agent against the fake engine while no manager answers: a container that exits is started again (the
- * same container, after the restart policy's delay), and online the same exit is only reported.
+ * The agent against the fake engine. While no manager answers, a container that exits is started again (the same
+ * container, after the restart policy's delay); online the same exit is only reported. Stops, which mostly wait out
+ * grace periods, run many at once.
  */
 
 import assert from 'node:assert/strict';
@@ -57,7 +58,7 @@ function setup(delayMs: number) {
 
 const runningIds = async (runtime: FakeRuntime) => (await runtime.listContainers([])).filter((c) => c.state === 'running').map((c) => c.id);
 
-describe('agent offline', () => {
+describe('agent', () => {
   it('starts an exited container again while offline, waiting the restart delay between attempts', async () => {
     const { runtime, task, agent, reports, setOffline } = setup(300);
     agent.start();
@@ -90,6 +91,46 @@ describe('agent offline', () => {
       assert.deepEqual(await runningIds(runtime), [], 'the managers decide what replaces it');
     } finally {
       await agent.stop();
+    }
+  });
+
+  it('stops many tasks at once instead of a few grace periods in turn', async () => {
+    const { runtime, task, agent } = setup(0);
+    agent.start();
+    try {
+      await until('the task running', () => task.Status.State === 'running');
+    } finally {
+      await agent.stop();
+    }
+    // Twelve tasks whose stops each take 200 ms of engine time, as a grace period would.
+    const ids = await Promise.all(Array.from({ length: 12 }, async (_, i) => {
+      const id = await runtime.createContainer({ name: `web.${i + 2}.t${i}`, image: IMAGE, labels: { 'com.swarmlet.managed': '1', 'com.docker.swarm.node.id': 'n1', 'com.docker.swarm.task.id': `t${i}` } });
+      await runtime.startContainer(id);
+      return id;
+    }));
+    let stopping = 0;
+    let peak = 0;
+    const stop = runtime.stopContainer.bind(runtime);
+    runtime.stopContainer = async (id, seconds) => {
+      stopping++;
+      peak = Math.max(peak, stopping);
+      await sleep(200);
+      stopping--;
+      return stop(id, seconds);
+    };
+    const assignments: Assignment[] = ids.map((_, i) => ({
+      serviceName: 'web',
+      task: { ...task, ID: `t${i}`, Slot: i + 2, DesiredState: 'shutdown', Status: { ...task.Status, State: 'running' } },
+    }));
+    const stopper = new Agent({ nodeId: 'n1', runtime, source: { assignments: () => assignments, watch: () => () => {} }, reporter: { report: async () => {} }, log: silentLogger });
+    const t0 = performance.now();
+    stopper.start();
+    try {
+      await until('every container stopped', async () => (await runningIds(runtime)).filter((id) => ids.includes(id)).length === 0, 5_000);
+      assert.ok(peak > 4, `stops ran ${peak} at a time`);
+      assert.ok(performance.now() - t0 < 1_500, 'well under three rounds of four');
+    } finally {
+      await stopper.stop();
     }
   });
 });
