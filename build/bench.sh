@@ -4,7 +4,8 @@
 # benchmark's one-line summaries together. Each benchmark cleans up after itself (daemons, containers, temp dirs,
 # the Docker swarm it makes), also on failure or Ctrl-C. SWARMLET_BENCH_RUNS, SWARMLET_BENCH_STARTS,
 # SWARMLET_BENCH_CONCURRENCY, SWARMLET_BENCH_FAILOVERS (Raft in one process) and SWARMLET_BENCH_CLUSTER_FAILOVERS
-# (real hosts) tune the repetitions (see each file). Takes about 8 minutes.
+# (real hosts) tune the repetitions (see each file). Takes about 16 minutes, half of it the orchestration
+# benchmark waiting on Docker Swarm mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
