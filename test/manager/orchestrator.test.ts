@@ -193,6 +193,27 @@ describe('global orchestrator', () => {
     assert.deepEqual(live(sim, 'agent').map((t) => t.NodeID).sort(), ['n1', 'n2']);
     assert.ok(live(sim, 'agent').every((t) => t.Status.State === 'assigned'));
   });
+
+  it('runs only on the nodes its constraints admit, following label changes', () => {
+    const sim = new Sim(clusterWith([node('n1', { labels: { gpio: 'yes' } }), node('n2'), node('n3', { labels: { gpio: 'yes' } })]), T0);
+    const s = { ...spec('sensor'), Mode: { Global: {} } };
+    s.TaskTemplate.Placement = { Constraints: ['node.labels.gpio==yes'] };
+    sim.machine.apply({ type: 'service.create', id: 's1', spec: s, now: iso(T0) });
+    sim.settle();
+    sim.runAssigned();
+    assert.deepEqual(live(sim, 'sensor').map((t) => t.NodeID).sort(), ['n1', 'n3']);
+    assert.ok(!tasksOf(sim.state, 'sensor').some((t) => t.NodeID === 'n2'), 'no task left pending on a node that does not match');
+    const relabel = (id: string, labels: Record<string, string>) => {
+      const current = sim.state.nodes[id]!;
+      sim.machine.apply({ type: 'node.update', id, version: current.Version.Index, spec: { ...current.Spec, Labels: labels }, now: iso(sim.now) });
+    };
+    relabel('n2', { gpio: 'yes' });
+    relabel('n3', {});
+    sim.settle();
+    sim.runAssigned();
+    sim.settle();
+    assert.deepEqual(live(sim, 'sensor').map((t) => t.NodeID).sort(), ['n1', 'n2']);
+  });
 });
 
 describe('self-healing when a node is lost', () => {

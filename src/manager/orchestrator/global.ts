@@ -1,11 +1,14 @@
 /**
- * The global orchestrator: one live task on every node that can take work (ready and not drained). Tasks are
- * made with their node already chosen; the scheduler still checks that they fit there.
+ * The global orchestrator: one live task on every node that can take work (ready, not drained) and that the
+ * service's placement constraints admit, as in Swarm — a node that does not match gets no task, rather than one
+ * pending forever, and a node whose labels change to match (or stop matching) gains (or loses) its task. Tasks are
+ * made with their node already chosen; the scheduler still checks the rest (resources, image, platform) there.
  */
 
 import type { Node, Service, Task } from '../../api/types.ts';
 import { groupBy } from '../../util/group-by.ts';
 import { newId } from '../../util/ids.ts';
+import { type Constraint, matches, parseConstraint } from '../scheduler/constraints.ts';
 import { isLive } from '../state/cluster-state.ts';
 import type { Changes } from './changes.ts';
 import type { PassContext } from './context.ts';
@@ -13,14 +16,25 @@ import { isoTime } from './context.ts';
 import { refill, retire } from './slot.ts';
 import { isOutdated, newTask } from './task-factory.ts';
 
-const eligible = (node: Node) => node.Status.State === 'ready' && node.Spec.Availability !== 'drain';
+const available = (node: Node) => node.Status.State === 'ready' && node.Spec.Availability !== 'drain';
+
+/** The service's constraints, parsed; a spec stored before they were validated admits no node rather than throwing. */
+function constraintsOf(service: Service): Constraint[] | null {
+  try {
+    return (service.Spec.TaskTemplate.Placement?.Constraints ?? []).map(parseConstraint);
+  } catch {
+    return null;
+  }
+}
 
 export function reconcileGlobal(service: Service, tasks: Task[], nodes: Node[], changes: Changes, ctx: PassContext): void {
   const byNode = groupBy(
     tasks.map((t) => changes.view(t)).filter((task) => task.NodeID !== undefined),
     (task) => task.NodeID!,
   );
-  const wanted = new Set(nodes.filter(eligible).map((node) => node.ID));
+  const constraints = constraintsOf(service);
+  const admits = (node: Node) => constraints !== null && constraints.every((constraint) => matches(constraint, node));
+  const wanted = new Set(nodes.filter((node) => available(node) && admits(node)).map((node) => node.ID));
 
   for (const [nodeId, list] of byNode) {
     if (wanted.has(nodeId)) continue;
