@@ -218,6 +218,61 @@ const updateConfig = v.optional(
   }),
 );
 
+const PUBLISHED_PORT_RANGE = 'must be a port between 1 and 65535, or 0 to have one picked';
+const port = () =>
+  v.pipe(v.number(), v.integer('must be a whole number'), v.minValue(1, 'must be a port between 1 and 65535'), v.maxValue(65535, 'must be a port between 1 and 65535'));
+
+/**
+ * A published port. SCTP is Docker's third protocol; swarmlet's routing mesh forwards only TCP and UDP, so it is
+ * refused here rather than accepted and never forwarded.
+ */
+const endpointPort = v.pipe(
+  v.looseObject({
+    Name: v.optional(v.string()),
+    Protocol: v.optional(
+      v.pipe(
+        v.string(),
+        v.check((protocol) => protocol !== 'sctp', 'sctp is not supported by swarmlet: publish the port as tcp or udp'),
+        v.check((protocol) => protocol === 'tcp' || protocol === 'udp', 'must be tcp or udp'),
+      ),
+    ),
+    TargetPort: v.optional(port()),
+    // 0, or left out: the manager picks one (ingress) or the engine does (host).
+    PublishedPort: v.optional(
+      v.pipe(
+        v.number(),
+        v.integer('must be a whole number'),
+        v.minValue(0, PUBLISHED_PORT_RANGE),
+        v.maxValue(65535, PUBLISHED_PORT_RANGE),
+      ),
+    ),
+    PublishMode: v.optional(v.picklist(['ingress', 'host'], 'must be ingress or host')),
+  }),
+  v.forward(v.check((p) => p.TargetPort !== undefined, 'is required: the port inside the container, e.g. 80'), ['TargetPort']),
+);
+
+/** Swarm's rules for an endpoint (swarmkit's validateEndpointSpec): no port published twice, no mesh behind dnsrr. */
+const endpointSpec = v.pipe(
+  v.looseObject({
+    Mode: v.optional(v.picklist(['', 'vip', 'dnsrr'], 'must be vip or dnsrr')),
+    Ports: v.nullish(v.array(endpointPort)),
+  }),
+  v.check(
+    (e) => e.Mode !== 'dnsrr' || (e.Ports ?? []).every((p) => p.PublishMode === 'host'),
+    "port published with ingress mode can't be used with dnsrr mode: publish it with mode=host, or use --endpoint-mode vip",
+  ),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const seen = new Set<string>();
+    for (const p of dataset.value.Ports ?? []) {
+      if (!p.PublishedPort) continue;
+      const key = `${p.PublishedPort}/${p.Protocol ?? 'tcp'}`;
+      if (seen.has(key)) addIssue({ message: `duplicate published ports provided: ${key} is published twice` });
+      seen.add(key);
+    }
+  }),
+);
+
 /** Docker's rule for service names: they become DNS names and container name prefixes. */
 const NAME = /^[a-zA-Z0-9](?:[a-zA-Z0-9_.-]{0,61}[a-zA-Z0-9])?$/;
 
@@ -234,6 +289,7 @@ export const serviceSpecSchema = v.looseObject(
     Mode: v.optional(mode),
     UpdateConfig: updateConfig,
     RollbackConfig: updateConfig,
+    EndpointSpec: v.nullish(endpointSpec),
   },
   'expected a JSON object',
 );

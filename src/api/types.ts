@@ -133,17 +133,36 @@ export interface UpdateConfig {
   Order?: 'stop-first' | 'start-first';
 }
 
-export interface PortConfig {
+/**
+ * A port of a service's tasks published on the cluster's nodes (Docker's EndpointPortConfig). `ingress` is the
+ * routing mesh: the published port is open on every node and forwarded to some task; `host` opens it only on the
+ * nodes that run a task. Docker fills Protocol and PublishMode in when the client leaves them out (tcp, ingress).
+ */
+export interface EndpointPortConfig {
   Name?: string;
   Protocol?: 'tcp' | 'udp' | 'sctp';
-  TargetPort?: number;
+  /** The port inside the container. */
+  TargetPort: number;
+  /** The port on the nodes; left out (or 0) in an ingress spec, the manager picks one from 30000-32767. */
   PublishedPort?: number;
   PublishMode?: 'ingress' | 'host';
 }
 
 export interface EndpointSpec {
+  /** How the service's name resolves: a virtual IP in front of the tasks, or DNS round robin over them. */
   Mode?: 'vip' | 'dnsrr';
-  Ports?: PortConfig[];
+  Ports?: EndpointPortConfig[];
+}
+
+/**
+ * The service's endpoint as the cluster made it: the spec it was made from, and its ports with every ingress port's
+ * PublishedPort filled in (the ones the manager picked included). VirtualIPs belong to the service's networks and
+ * stay unset until the data plane gives them out.
+ */
+export interface Endpoint {
+  Spec: EndpointSpec;
+  Ports?: EndpointPortConfig[];
+  VirtualIPs?: Array<{ NetworkID: string; Addr: string }>;
 }
 
 export interface ServiceSpec {
@@ -165,7 +184,7 @@ export interface ServiceStatus {
 export interface Service extends Meta {
   Spec: ServiceSpec;
   PreviousSpec?: ServiceSpec;
-  Endpoint?: { Spec: EndpointSpec; Ports?: PortConfig[] };
+  Endpoint?: Endpoint;
   /** Only filled when the caller asks with `?status=true`. */
   ServiceStatus?: ServiceStatus;
 }

@@ -9,6 +9,9 @@
  * directory and environment, which Docker reads for `--mount src=./dir` and `-e NAME`, are passed in); sending it
  * is the command's business.
  *
+ * `--publish` makes the EndpointSpec Docker's would; the ports' published numbers the manager picks appear in the
+ * service's Endpoint, not here.
+ *
  * `--device` and `--privileged` are swarmlet's: Swarm services cannot reach host devices (moby issue 24862, swarmkit
  * issue 1030), which is most of what a Raspberry Pi service needs — GPIO, I2C, a USB radio.
  */
@@ -16,6 +19,7 @@
 import type {
   ContainerSpec,
   DeviceMapping,
+  EndpointSpec,
   HealthConfig,
   Labels,
   Placement,
@@ -30,6 +34,7 @@ import { splitShellWords } from '../util/shell-words.ts';
 import { parseMemorySize, parseNanoCpus } from '../util/units.ts';
 import { type OptionSpec, type ParsedArgs, booleanOption, listOption, stringOption } from './flags.ts';
 import { parseMount } from './mount-option.ts';
+import { parsePublish } from './port-option.ts';
 
 /** The flags of `service create`, in the order help lists them. */
 export const CREATE_OPTIONS: OptionSpec[] = [
@@ -64,6 +69,8 @@ export const CREATE_OPTIONS: OptionSpec[] = [
   { name: 'no-healthcheck', description: 'Disable any container-specified HEALTHCHECK' },
   { name: 'cap-add', value: 'CAP', multiple: true, description: 'Add Linux capabilities' },
   { name: 'cap-drop', value: 'CAP', multiple: true, description: 'Drop Linux capabilities' },
+  { name: 'publish', short: 'p', value: 'PORT', multiple: true, description: 'Publish a port as a node port (e.g. 8080:80, 53:53/udp, published=8080,target=80,mode=host)' },
+  { name: 'endpoint-mode', value: 'MODE', description: 'Endpoint mode: vip or dnsrr (default "vip")' },
   { name: 'device', value: 'DEVICE', multiple: true, description: 'Add a host device to the container: /dev/HOST[:/dev/CONTAINER[:rwm]] (a swarmlet addition)' },
   { name: 'privileged', description: 'Give extended privileges to this container (a swarmlet addition)' },
   { name: 'detach', short: 'd', description: 'Exit immediately instead of waiting for the service to converge' },
@@ -148,7 +155,22 @@ export function buildServiceSpec(
     ...defined('Labels', parseLabels(listOption(options, 'label'))),
     TaskTemplate: taskTemplate,
     Mode: serviceMode(get('mode'), get('replicas')),
+    ...defined('EndpointSpec', endpointSpec(listOption(options, 'publish'), get('endpoint-mode'))),
   };
+}
+
+/** `--publish` and `--endpoint-mode` into an EndpointSpec; none when neither was given. */
+function endpointSpec(publish: readonly string[], mode: string | undefined): EndpointSpec | undefined {
+  if (publish.length === 0 && mode === undefined) return undefined;
+  const ports = publish.flatMap((text) => parsePublish(text));
+  return { Mode: parseEndpointMode(mode ?? 'vip'), ...defined('Ports', ports.length > 0 ? ports : undefined) };
+}
+
+/** `--endpoint-mode`, case-insensitive as Docker reads it. */
+export function parseEndpointMode(text: string): NonNullable<EndpointSpec['Mode']> {
+  const mode = text.toLowerCase();
+  if (mode !== 'vip' && mode !== 'dnsrr') throw invalidArgument(`invalid --endpoint-mode "${text}": use vip or dnsrr`);
+  return mode;
 }
 
 /**

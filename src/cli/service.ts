@@ -1,5 +1,5 @@
 /**
- * `swarmlet service ...`: create, ls, ps, inspect, scale, rm — Docker's flags and output, over the API.
+ * `swarmlet service ...`: create, ls, ps, inspect, scale, update (its own file), rm — Docker's flags and output, over the API.
  *
  * Each command is a few API calls plus a view: the daemon resolves a service reference (full ID, unique ID prefix
  * or name, by Docker's rules) on GET /services/{ref}, so lookups behave the same for this CLI and the docker CLI.
@@ -15,6 +15,7 @@ import { logsCommand } from './logs.ts';
 import { type OptionSpec, booleanOption, filtersQuery, listOption, stringOption } from './flags.ts';
 import { parseOutputFormat, shortId } from './format.ts';
 import { CREATE_OPTIONS, buildServiceSpec, parseCount } from './service-spec.ts';
+import { updateCommand } from './service-update.ts';
 import { prettyService } from './views/pretty.ts';
 import { renderServiceTable } from './views/services.ts';
 import { TASK_LIST_OPTIONS, listTasks } from './task-list.ts';
@@ -153,5 +154,5 @@ const rm: CommandSpec = {
 export const serviceCommands: CommandGroup = {
   name: 'service',
   description: 'Manage services',
-  commands: [create, inspect, logsCommand, ls, ps, rm, scale],
+  commands: [create, inspect, logsCommand, ls, ps, rm, scale, updateCommand],
 };

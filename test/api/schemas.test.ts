@@ -131,5 +131,29 @@ describe('service spec validation', () => {
     rejects(withContainer({ CapabilityDrop: 'ALL' }), /CapabilityDrop/);
     rejects(withContainer({ Privileged: 'yes' }), new RegExp(`at ${AT}\\.Privileged: must be true or false`));
   });
-});
 
+  it('checks published ports with Swarm\'s rules: ports in range, tcp or udp, no mesh behind dnsrr, none published twice', () => {
+    const withEndpoint = (EndpointSpec: unknown) => ({ ...valid(), EndpointSpec });
+    const port = (fields: Record<string, unknown>) => withEndpoint({ Mode: 'vip', Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishMode: 'ingress', ...fields }] });
+    const spec = parseServiceSpec(port({ PublishedPort: 8080, Name: 'http' }));
+    assert.deepEqual(spec.EndpointSpec?.Ports, [{ Protocol: 'tcp', TargetPort: 80, PublishMode: 'ingress', PublishedPort: 8080, Name: 'http' }]);
+    parseServiceSpec(port({ PublishedPort: 0 }));
+    parseServiceSpec(withEndpoint({ Mode: 'dnsrr', Ports: [{ TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' }] }));
+    parseServiceSpec(withEndpoint({ Ports: [{ TargetPort: 53, PublishedPort: 53 }, { TargetPort: 53, PublishedPort: 53, Protocol: 'udp' }] }));
+
+    rejects(port({ TargetPort: 0 }), /at EndpointSpec\.Ports\.0\.TargetPort: must be a port between 1 and 65535/);
+    rejects(port({ TargetPort: 70000 }), /TargetPort: must be a port between 1 and 65535/);
+    rejects(port({ TargetPort: undefined }), /TargetPort: is required: the port inside the container/);
+    rejects(port({ PublishedPort: 65536 }), /PublishedPort: must be a port between 1 and 65535, or 0/);
+    rejects(port({ PublishedPort: 80.5 }), /PublishedPort/);
+    rejects(port({ Protocol: 'sctp' }), /Protocol: sctp is not supported by swarmlet: publish the port as tcp or udp/);
+    rejects(port({ Protocol: 'icmp' }), /Protocol: must be tcp or udp/);
+    rejects(port({ PublishMode: 'mesh' }), /PublishMode: must be ingress or host/);
+    rejects(withEndpoint({ Mode: 'round-robin' }), /EndpointSpec\.Mode: must be vip or dnsrr/);
+    rejects(withEndpoint({ Mode: 'dnsrr', Ports: [{ TargetPort: 80, PublishedPort: 8080 }] }), /at EndpointSpec: port published with ingress mode can't be used with dnsrr mode/);
+    rejects(
+      withEndpoint({ Ports: [{ TargetPort: 80, PublishedPort: 8080 }, { TargetPort: 81, PublishedPort: 8080, PublishMode: 'host' }] }),
+      /at EndpointSpec: duplicate published ports provided: 8080\/tcp is published twice/,
+    );
+  });
+});

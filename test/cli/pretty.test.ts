@@ -9,6 +9,48 @@ import { NODE_ID, node } from './docker-fixtures.ts';
 const updateConfig = { Parallelism: 1, FailureAction: 'pause' as const, Monitor: 5_000_000_000, MaxFailureRatio: 0, Order: 'stop-first' as const };
 
 describe('prettyService', () => {
+  it('lists the Endpoint\'s ports after the endpoint mode, as Docker\'s template does (a space ends the last)', () => {
+    const service: Service = {
+      ID: 'v1abbs71d77e9wupts94kvt8f',
+      Version: { Index: 12 },
+      CreatedAt: '2026-11-27T02:49:00Z',
+      UpdatedAt: '2026-11-27T02:49:00Z',
+      Spec: {
+        Name: 'web',
+        TaskTemplate: { ContainerSpec: { Image: 'nginx:1', Healthcheck: { Test: ['NONE'] } } },
+        Mode: { Replicated: { Replicas: 1 } },
+        EndpointSpec: { Mode: 'vip', Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishMode: 'ingress' }] },
+      },
+      Endpoint: {
+        Spec: { Mode: 'vip' },
+        Ports: [
+          { Protocol: 'tcp', TargetPort: 80, PublishedPort: 30000, PublishMode: 'ingress' },
+          { Protocol: 'udp', TargetPort: 53, PublishedPort: 5353, PublishMode: 'host' },
+        ],
+      },
+    };
+    const text = prettyService(service);
+    assert.ok(
+      text.includes(
+        [
+          'Endpoint Mode:\tvip',
+          'Ports:',
+          ' PublishedPort = 30000',
+          '  Protocol = tcp',
+          '  TargetPort = 80',
+          '  PublishMode = ingress',
+          ' PublishedPort = 5353',
+          '  Protocol = udp',
+          '  TargetPort = 53',
+          '  PublishMode = host ',
+          ' Healthcheck:',
+        ].join('\n'),
+      ),
+      text,
+    );
+    assert.ok(!prettyService({ ...service, Endpoint: { Spec: { Mode: 'vip' } } }).includes('Ports:'));
+  });
+
   it('matches docker service inspect --pretty for a service Docker Swarm created', () => {
     const service: Service = {
       ID: 'v1abbs71d77e9wupts94kvt8f',

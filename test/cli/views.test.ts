@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { renderTable } from '../../src/cli/table.ts';
 import { renderNodeTable } from '../../src/cli/views/nodes.ts';
-import { renderServiceTable } from '../../src/cli/views/services.ts';
+import { portsCell, renderServiceTable } from '../../src/cli/views/services.ts';
 import { renderTaskIds, renderTaskTable } from '../../src/cli/views/tasks.ts';
 import { NODE_ID, NOW, lines, node, service, task } from './docker-fixtures.ts';
 
@@ -29,6 +29,31 @@ describe('renderTable (Go tabwriter: minwidth 10, padding 3)', () => {
 });
 
 describe('service ls', () => {
+  it('prints routing-mesh ports as docker does: sorted, folded into ranges, host-mode ports left out', () => {
+    const web = service('v1abbs71d77e9wupts94kvt8f', 'web', BUSYBOX, 'replicated', 1, 1);
+    const ingress = (target: number, published: number, protocol: 'tcp' | 'udp' = 'tcp') => ({ Protocol: protocol, TargetPort: target, PublishedPort: published, PublishMode: 'ingress' as const });
+    web.Endpoint = {
+      Spec: { Mode: 'vip' },
+      Ports: [
+        ingress(53, 53, 'udp'),
+        ingress(81, 8001),
+        { Protocol: 'tcp', TargetPort: 22, PublishedPort: 2222, PublishMode: 'host' },
+        ingress(80, 8000),
+        ingress(80, 30000),
+        ingress(443, 8443),
+      ],
+    };
+    assert.equal(portsCell(web.Endpoint.Ports), '*:8000-8001->80-81/tcp, *:8443->443/tcp, *:30000->80/tcp, *:53->53/udp');
+    // Several published ports in a row onto one target, and a range followed by an overlapping target.
+    assert.equal(portsCell([ingress(80, 8080), ingress(80, 8081)]), '*:8080-8081->80/tcp');
+    assert.equal(portsCell([ingress(80, 8080), ingress(81, 8081), ingress(80, 8082)]), '*:8080-8081->80-81/tcp, *:8082->80/tcp');
+    assert.equal(portsCell([{ Protocol: 'tcp', TargetPort: 80, PublishMode: 'host' }]), '');
+    assert.equal(renderServiceTable([{ ...web, Endpoint: { Spec: { Mode: 'vip' }, Ports: [ingress(80, 8080)] } }]), lines(
+      'ID             NAME      MODE         REPLICAS   IMAGE                       PORTS',
+      'v1abbs71d77e   web       replicated   1/1        swarmlet-cliref/busybox:1   *:8080->80/tcp',
+    ));
+  });
+
   it('matches docker service ls', () => {
     const services = [
       service('wmzmz8dm8g5ni4m2ygvuqavzs', 'web', BUSYBOX, 'global', 1, 1),

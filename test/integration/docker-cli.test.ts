@@ -83,4 +83,38 @@ describe('the stock docker CLI through the swarmlet socket', () => {
     assert.notEqual(missing.code, 0);
     assert.match(missing.stderr, /no such service|not found/i);
   });
+
+  it('docker service create -p publishes a port: ls, inspect and update show it, and a second service cannot take it', async () => {
+    const created = await dockerCli(['service', 'create', '--name', 'pub', '-p', '8080:80', '-p', '90', TEST_IMAGE, 'sleep', '3600']);
+    assert.equal(created.code, 0, created.stderr);
+    const dockerLs = await dockerCli(['service', 'ls']);
+    assert.match(dockerLs.stdout, /pub\s+replicated\s+1\/1\s+swarmlet-test\/busybox:1\s+\*:8080->80\/tcp, \*:30000->90\/tcp\n/);
+    assert.equal((await swarmlet(daemon.socket, ['service', 'ls'])).stdout, dockerLs.stdout);
+    const [inspected] = JSON.parse((await dockerCli(['service', 'inspect', 'pub'])).stdout);
+    assert.deepEqual(inspected.Endpoint.Ports, [
+      { Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' },
+      { Protocol: 'tcp', TargetPort: 90, PublishedPort: 30000, PublishMode: 'ingress' },
+    ]);
+    const pretty = await dockerCli(['service', 'inspect', '--pretty', 'pub']);
+    // From the endpoint on: above it, docker prints an empty "Resources:" for the empty Resources its own create sent.
+    const fromEndpoint = (text: string) => text.slice(text.indexOf('Endpoint Mode:'));
+    assert.match(pretty.stdout, /PublishedPort = 30000\n  Protocol = tcp\n  TargetPort = 90\n  PublishMode = ingress \n/);
+    assert.equal(fromEndpoint((await swarmlet(daemon.socket, ['service', 'inspect', '--pretty', 'pub'])).stdout), fromEndpoint(pretty.stdout));
+
+    const taken = await dockerCli(['service', 'create', '-d', '--name', 'pub2', '-p', '8080:81', TEST_IMAGE, 'sleep', '3600']);
+    assert.notEqual(taken.code, 0);
+    assert.match(taken.stderr, /port '8080' is already in use by service 'pub' \(\w+\) as an ingress port/);
+
+    const updated = await dockerCli(['service', 'update', '-d', '--publish-add', 'published=8081,target=81,protocol=udp', '--publish-rm', '80', 'pub']);
+    assert.equal(updated.code, 0, updated.stderr);
+    const [after] = JSON.parse((await dockerCli(['service', 'inspect', 'pub'])).stdout);
+    assert.deepEqual(after.Endpoint.Ports, [
+      { Protocol: 'tcp', TargetPort: 90, PublishedPort: 30000, PublishMode: 'ingress' },
+      { Protocol: 'udp', TargetPort: 81, PublishedPort: 8081, PublishMode: 'ingress' },
+    ]);
+    const mine = await swarmlet(daemon.socket, ['service', 'update', '-d', '--publish-rm', '81/udp', 'pub']);
+    assert.equal(mine.code, 0, mine.stderr);
+    assert.match((await dockerCli(['service', 'ls'])).stdout, /\*:30000->90\/tcp\n/);
+    assert.equal((await dockerCli(['service', 'rm', 'pub'])).code, 0);
+  });
 });

@@ -1,6 +1,6 @@
 /** /services: create, list, inspect, update and remove services. Every change is a committed command. */
 
-import type { Service, ServiceSpec } from '../../api/types.ts';
+import type { EndpointPortConfig, EndpointSpec, Service, ServiceSpec } from '../../api/types.ts';
 import { invalidArgument } from '../../errors.ts';
 import type { ClusterState } from '../../manager/state/cluster-state.ts';
 import { findService, requireSwarm } from '../../manager/state/queries.ts';
@@ -17,7 +17,20 @@ const SERVICE_FILTERS = ['id', 'label', 'mode', 'name'] as const;
 /** Fills what Docker fills when a client leaves it out, so stored specs are explicit. */
 function withDefaults(spec: ServiceSpec, ctx: ApiContext): ServiceSpec {
   const mode = spec.Mode?.Global ? { Global: {} } : { Replicated: { Replicas: spec.Mode?.Replicated?.Replicas ?? 1 } };
-  return { ...spec, Name: spec.Name || randomServiceName(ctx.random), Mode: mode, EndpointSpec: spec.EndpointSpec ?? { Mode: 'vip' } };
+  return { ...spec, Name: spec.Name || randomServiceName(ctx.random), Mode: mode, EndpointSpec: endpointDefaults(spec.EndpointSpec ?? {}) };
+}
+
+/** Docker stores an endpoint with its mode and each port's protocol and publish mode spelled out. */
+function endpointDefaults({ Ports, ...spec }: EndpointSpec): EndpointSpec {
+  const ports = (Ports ?? []).map(
+    ({ PublishedPort, ...port }): EndpointPortConfig => ({
+      ...port,
+      Protocol: port.Protocol ?? 'tcp',
+      ...(PublishedPort ? { PublishedPort } : {}),
+      PublishMode: port.PublishMode ?? 'ingress',
+    }),
+  );
+  return { ...spec, Mode: spec.Mode || 'vip', ...(ports.length > 0 ? { Ports: ports } : {}) };
 }
 
 /** Counts for `service ls`'s REPLICAS column (asked for with `?status=true`). */
@@ -32,10 +45,10 @@ export function serviceStatus(state: ClusterState, service: Service) {
 }
 
 function present(state: ClusterState, service: Service, withStatus: boolean): Service {
-  const endpointSpec = service.Spec.EndpointSpec ?? { Mode: 'vip' as const };
   return {
     ...service,
-    Endpoint: { Spec: endpointSpec },
+    // Services stored before endpoints were kept have none: theirs is their spec's, with nothing published.
+    Endpoint: service.Endpoint ?? { Spec: service.Spec.EndpointSpec ?? { Mode: 'vip' } },
     ...(withStatus ? { ServiceStatus: serviceStatus(state, service) } : {}),
   };
 }

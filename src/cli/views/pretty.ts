@@ -11,7 +11,7 @@
  * it holds (with no registry to pull from, a node runs only those).
  */
 
-import type { HealthConfig, Node, Service, UpdateConfig } from '../../api/types.ts';
+import type { EndpointPortConfig, HealthConfig, Node, Service, UpdateConfig } from '../../api/types.ts';
 import { formatDuration } from '../../util/duration.ts';
 import { formatBytes, formatNanoCpus } from '../../util/units.ts';
 import { capitalize } from '../format.ts';
@@ -69,9 +69,24 @@ export function prettyService(service: Service): string {
     if (restart.Window !== undefined) lines.push(` Window:\t${formatDuration(restart.Window)}`);
   }
   lines.push(`Endpoint Mode:\t${spec.EndpointSpec?.Mode ?? service.Endpoint?.Spec.Mode ?? 'vip'}`);
+  pushPorts(lines, service.Endpoint?.Ports ?? []);
   if (container.Healthcheck) pushHealthcheck(lines, container.Healthcheck);
   lines.push('');
   return `${lines.join('\n')}\n`;
+}
+
+/** The Endpoint's ports (published ports filled in), one block each; Docker's template ends the last with a space. */
+function pushPorts(lines: string[], ports: readonly EndpointPortConfig[]): void {
+  if (ports.length === 0) return;
+  lines.push('Ports:');
+  ports.forEach((port, i) => {
+    lines.push(
+      ` PublishedPort = ${port.PublishedPort ?? 0}`,
+      `  Protocol = ${port.Protocol ?? ''}`,
+      `  TargetPort = ${port.TargetPort}`,
+      `  PublishMode = ${port.PublishMode ?? ''}${i === ports.length - 1 ? ' ' : ''}`,
+    );
+  });
 }
 
 /** Docker's template puts the healthcheck last, indented, with its own spacing (and a blank after the last test). */

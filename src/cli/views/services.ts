@@ -3,7 +3,7 @@
  * (sorted by name in natural order, REPLICAS as running/desired from the API's ServiceStatus).
  */
 
-import type { PortConfig, Service } from '../../api/types.ts';
+import type { EndpointPortConfig, Service } from '../../api/types.ts';
 import { displayImage, naturalCompare, type OutputFormat, rowsAsJson, shortId } from '../format.ts';
 import { renderTable } from '../table.ts';
 
@@ -26,12 +26,53 @@ export function replicasCell(service: Service): string {
   return maxPerNode && !service.Spec.Mode?.Global ? `${cell} (max ${maxPerNode} per node)` : cell;
 }
 
-/** Published ports as Docker lists them: `*:8080->80/tcp` for the routing mesh, `8080->80/tcp` in host mode. */
-export function portsCell(ports: readonly PortConfig[] | undefined): string {
-  return (ports ?? [])
-    .filter((port) => port.PublishedPort !== undefined && port.PublishedPort !== 0)
-    .map((port) => `${port.PublishMode === 'host' ? '' : '*:'}${port.PublishedPort}->${port.TargetPort}/${port.Protocol ?? 'tcp'}`)
-    .join(', ');
+interface PortRange {
+  published: [number, number];
+  target: [number, number];
+  protocol: string;
+}
+
+const span = ([start, end]: [number, number]) => (end > start ? `${start}-${end}` : `${start}`);
+
+/** Go's `a-b > 1` on unsigned ports: b is neither a nor the port just before it. */
+const notNext = (port: number, end: number) => port < end || port - end > 1;
+
+/**
+ * The PORTS column as docker prints it from the service's Endpoint: routing-mesh ports only (host-mode ports show in
+ * `service ps`, per task), sorted by protocol then published port, consecutive ports folded into ranges —
+ * `*:8080->80/tcp`, `*:8000-8001->80-81/tcp, *:53->53/udp`.
+ */
+export function portsCell(ports: readonly EndpointPortConfig[] | undefined): string {
+  const sorted = [...(ports ?? [])].sort((a, b) =>
+    (a.Protocol ?? '') === (b.Protocol ?? '') ? (a.PublishedPort ?? 0) - (b.PublishedPort ?? 0) : (a.Protocol ?? '') < (b.Protocol ?? '') ? -1 : 1,
+  );
+  const cells: string[] = [];
+  const flush = (range: PortRange | undefined) => {
+    if (range && range.published[0] > 0) cells.push(`*:${span(range.published)}->${span(range.target)}/${range.protocol}`);
+  };
+  let range: PortRange | undefined;
+  for (const port of sorted) {
+    if ((port.PublishMode ?? 'ingress') !== 'ingress') continue;
+    const published = port.PublishedPort ?? 0;
+    const protocol = port.Protocol ?? '';
+    const current = range ?? { published: [0, 0], target: [0, 0], protocol: '' };
+    const isRange = current.target[1] !== current.target[0];
+    // A new range when the protocol changes, either side skips a port, or a range's targets would overlap.
+    if (
+      protocol !== current.protocol ||
+      notNext(published, current.published[1]) ||
+      notNext(port.TargetPort, current.target[1]) ||
+      (isRange && port.TargetPort <= current.target[1])
+    ) {
+      flush(range);
+      range = { published: [published, published], target: [port.TargetPort, port.TargetPort], protocol };
+      continue;
+    }
+    current.published[1] = published;
+    current.target[1] = port.TargetPort;
+  }
+  flush(range);
+  return cells.join(', ');
 }
 
 export function serviceRows(services: readonly Service[]): string[][] {
@@ -43,7 +84,7 @@ export function serviceRows(services: readonly Service[]): string[][] {
       serviceMode(service),
       replicasCell(service),
       displayImage(service.Spec.TaskTemplate.ContainerSpec.Image),
-      portsCell(service.Endpoint?.Ports ?? service.Endpoint?.Spec.Ports ?? service.Spec.EndpointSpec?.Ports),
+      portsCell(service.Endpoint?.Ports),
     ]);
 }
 

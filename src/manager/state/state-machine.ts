@@ -10,6 +10,7 @@ import { conflict, notFound, unavailable } from '../../errors.ts';
 import type { ClusterState } from './cluster-state.ts';
 import { emptyClusterState, isDelivered, isTerminal } from './cluster-state.ts';
 import type { Command, CreateService, JoinNode, PutTasks, RemoveNode, ReportTaskStatus, RotateRoot, UpdateNode, UpdateService } from './commands.ts';
+import { makeEndpoint } from './endpoints.ts';
 import type { ClusterSecurity } from './security.ts';
 
 const stateRank = (state: TaskState) => TASK_STATES.indexOf(state);
@@ -239,6 +240,7 @@ export class StateMachine {
     if (this.serviceNamed(command.spec.Name)) {
       throw conflict(`service ${command.spec.Name} already exists: choose another --name, or remove it first`);
     }
+    const endpoint = makeEndpoint(command.id, command.spec, undefined, Object.values(this.current.services));
     const index = this.bump();
     this.current.services[command.id] = {
       ID: command.id,
@@ -246,6 +248,7 @@ export class StateMachine {
       CreatedAt: command.now,
       UpdatedAt: command.now,
       Spec: command.spec,
+      Endpoint: endpoint,
     };
   }
 
@@ -264,9 +267,11 @@ export class StateMachine {
     if (mode(command.spec) !== mode(service.Spec)) {
       throw conflict(`service mode change is not allowed: ${service.Spec.Name} stays ${mode(service.Spec)}`);
     }
+    const endpoint = makeEndpoint(service.ID, command.spec, service.Endpoint, Object.values(this.current.services));
     const index = this.bump();
     service.PreviousSpec = service.Spec;
     service.Spec = command.spec;
+    service.Endpoint = endpoint;
     service.UpdatedAt = command.now;
     service.Version = { Index: index };
   }
