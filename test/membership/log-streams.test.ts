@@ -13,36 +13,15 @@ import { encodeFrame, FrameParser, STREAM } from '../../src/cluster/log-frames.t
 import { LogStreams, type TaskLogEvents } from '../../src/cluster/log-streams.ts';
 import { PeerNetwork } from '../../src/cluster/peers.ts';
 import type { ContainerLogEngine, ContainerLogOptions } from '../../src/cluster/task-log-reader.ts';
-import { ed25519Identity } from '../../src/transport/handshake.ts';
 import { silentLogger } from '../../src/util/logger.ts';
-import { testNode, trusting } from '../transport/helpers.ts';
+import { LoopbackPeers, type TestNode } from './loopback-peers.ts';
 
-const manager = testNode('manager');
-const worker = testNode('worker');
-const trust = trusting(manager, worker);
-const networks: PeerNetwork[] = [];
-const ports = new Map<string, number>();
+const loopback = new LoopbackPeers('manager', 'worker');
+const [manager, worker] = loopback.nodes as [TestNode, TestNode];
+const { networks } = loopback;
+const network = (self: TestNode) => loopback.network(self);
 
-async function network(self: typeof manager): Promise<PeerNetwork> {
-  const security = { identity: ed25519Identity(self.certificate, self.keys.secretKey), verifyPeer: trust };
-  const peers = new PeerNetwork({
-    selfId: self.nodeId,
-    listenAddr: '127.0.0.1:0',
-    serverSecurity: (kind) => (kind === 'join' ? null : security),
-    dialSecurity: () => security,
-    addressesOf: (id) => (ports.has(id) ? [`127.0.0.1:${ports.get(id)}`] : id === 'ghost' ? ['127.0.0.1:1'] : []),
-    log: silentLogger,
-    dialTimeoutMs: 1_000,
-  });
-  await peers.start();
-  ports.set(self.nodeId, peers.port);
-  networks.push(peers);
-  return peers;
-}
-
-after(async () => {
-  for (const peers of networks) await peers.stop();
-});
+after(() => loopback.stop());
 
 /** An engine whose containers' logs are streams the test writes to, recording what was asked and aborted. */
 function fakeEngine(nodeId: string) {

@@ -6,37 +6,15 @@
 
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { PeerNetwork, type PeerMessage } from '../../src/cluster/peers.ts';
-import { ed25519Identity } from '../../src/transport/handshake.ts';
-import { silentLogger } from '../../src/util/logger.ts';
-import { testNode, trusting } from '../transport/helpers.ts';
+import type { PeerMessage } from '../../src/cluster/peers.ts';
+import { LoopbackPeers, type TestNode } from './loopback-peers.ts';
 
-const alice = testNode('alice');
-const bob = testNode('bob');
-const trust = trusting(alice, bob);
-const networks: PeerNetwork[] = [];
-const ports = new Map<string, number>();
+const loopback = new LoopbackPeers('alice', 'bob');
+const [alice, bob] = loopback.nodes as [TestNode, TestNode];
+const { networks, ports } = loopback;
+const network = (self: TestNode) => loopback.network(self);
 
-async function network(self: typeof alice): Promise<PeerNetwork> {
-  const security = { identity: ed25519Identity(self.certificate, self.keys.secretKey), verifyPeer: trust };
-  const peers = new PeerNetwork({
-    selfId: self.nodeId,
-    listenAddr: '127.0.0.1:0',
-    serverSecurity: (kind) => (kind === 'control' ? security : null),
-    dialSecurity: () => security,
-    addressesOf: (id) => (ports.has(id) ? [`127.0.0.1:${ports.get(id)}`] : id === 'ghost' ? ['127.0.0.1:1'] : []),
-    log: silentLogger,
-    dialTimeoutMs: 1_000,
-  });
-  await peers.start();
-  ports.set(self.nodeId, peers.port);
-  networks.push(peers);
-  return peers;
-}
-
-after(async () => {
-  for (const peers of networks) await peers.stop();
-});
+after(() => loopback.stop());
 
 describe('peer network', () => {
   it('sends, answers requests both ways, and holds a message sent while the channel is being made', async () => {
