@@ -14,7 +14,7 @@ import { LogStreams, type TaskLogEvents } from '../../src/cluster/log-streams.ts
 import { PeerNetwork } from '../../src/cluster/peers.ts';
 import type { ContainerLogEngine, ContainerLogOptions } from '../../src/cluster/task-log-reader.ts';
 import { silentLogger } from '../../src/util/logger.ts';
-import { LoopbackPeers, type TestNode } from './loopback-peers.ts';
+import { LoopbackPeers, type TestNode } from '../helpers/loopback-peers.ts';
 
 const loopback = new LoopbackPeers('manager', 'worker');
 const [manager, worker] = loopback.nodes as [TestNode, TestNode];

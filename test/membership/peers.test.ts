@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { PeerMessage } from '../../src/cluster/peers.ts';
-import { LoopbackPeers, type TestNode } from './loopback-peers.ts';
+import { LoopbackPeers, type TestNode } from '../helpers/loopback-peers.ts';
 
 const loopback = new LoopbackPeers('alice', 'bob');
 const [alice, bob] = loopback.nodes as [TestNode, TestNode];

@@ -1,0 +1,251 @@
+/**
+ * One published port in ingress mode: every node listens on it and forwards each client connection to a task of
+ * the service, wherever it runs — straight to the container when the task is on this node, over a mesh stream to
+ * the task's node otherwise (protocol.ts). The balancer picks the task; a backend that does not accept in time is
+ * passed over for the next (a bounded number of attempts), so a task that died moments ago costs the client a
+ * retry, not a failed connection.
+ *
+ * The listener is told which tasks may take connections (setBackends: running, and healthy when they have a
+ * healthcheck — the caller decides, from what the agent observes) and which are about to stop (drain). Stopping
+ * a task goes: drain it here on every node, wait for drain() (its connections ended, or the grace passed and
+ * they were closed), then stop the container.
+ *
+ * Each listener has its own limits on connections, per client address, buffers and idle time, so a flood of
+ * slow or half-open clients on one published port is bounded and never reaches another service's port.
+ */
+
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { describeError } from '../errors.ts';
+import type { OpenedStream, PeerMessage } from '../cluster/peers.ts';
+import type { Logger } from '../util/logger.ts';
+import { Balancer, type Backend } from './balancer.ts';
+import { ChannelStream } from './channel-stream.ts';
+import { connectLocal } from './connect.ts';
+import { resolveMeshLimits, type MeshLimits } from './limits.ts';
+import { MESH_CONNECT, type MeshConnectRequest } from './protocol.ts';
+import type { ProxyAddresses } from './proxy-protocol.ts';
+import { splice, type Splice } from './splice.ts';
+
+/** What the ingress needs of the peer network (PeerNetwork is the implementation). */
+export interface StreamOpener {
+  openStream(nodeId: string, request: PeerMessage, timeoutMs: number): Promise<OpenedStream>;
+}
+
+export interface IngressOptions {
+  serviceId: string;
+  /** The published port; 0 picks a free one (tests). */
+  publishedPort: number;
+  /** Where to listen; every address by default, as Swarm's ingress does. */
+  host?: string;
+  /** The port the service's containers listen on. */
+  targetPort: number;
+  /** Send a PROXY protocol v2 header to the backend first, so it sees the client's address. */
+  proxyProtocol?: boolean;
+  /** The peer network, while this node is in a cluster; null makes remote backends unreachable. */
+  peers(): StreamOpener | null;
+  limits?: Partial<MeshLimits>;
+  log: Logger;
+  /** The clock the balancer's rests are measured on. */
+  now?: () => number;
+}
+
+/** A forwarded connection, for drain and stop. */
+interface Connection {
+  taskId: string | null;
+  client: Socket;
+  splice: Splice | null;
+}
+
+export interface IngressStats {
+  connections: number;
+  refused: number;
+  backends: Array<Backend & { active: number; draining: boolean }>;
+}
+
+export class IngressListener {
+  readonly #options: IngressOptions;
+  readonly #limits: MeshLimits;
+  readonly #now: () => number;
+  readonly #balancer = new Balancer();
+  readonly #connections = new Set<Connection>();
+  readonly #perClient = new Map<string, number>();
+  /** Connections' ends that drains wait for, by task. */
+  readonly #endWaiters = new Map<string, Set<() => void>>();
+  #server: Server | null = null;
+  #stopped = false;
+  #refused = 0;
+
+  constructor(options: IngressOptions) {
+    this.#options = options;
+    this.#limits = resolveMeshLimits(options.limits);
+    this.#now = options.now ?? (() => performance.now());
+  }
+
+  async start(): Promise<void> {
+    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (client) => this.#accept(client));
+    server.maxConnections = this.#limits.maxConnections;
+    server.on('error', (err) => this.#options.log.warn(`ingress port ${this.port} of service ${this.#options.serviceId}: ${describeError(err)}`));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.#options.publishedPort, this.#options.host ?? '0.0.0.0', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.#server = server;
+  }
+
+  /** The port listened on (the published one, or the one chosen for 0). */
+  get port(): number {
+    const address = this.#server?.address();
+    return typeof address === 'object' && address ? address.port : 0;
+  }
+
+  /** Stops listening and resets every forwarded connection. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    const closed = new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
+    for (const connection of this.#connections) this.#reset(connection, 'the published port is closing');
+    await closed;
+  }
+
+  /** The tasks that may take new connections now, replacing the previous set (counts of those that stay are kept). */
+  setBackends(backends: readonly Backend[]): void {
+    this.#balancer.replace(backends);
+  }
+
+  /**
+   * Takes `taskId` out of rotation at once, then resolves when its connections have ended, or when `graceMs`
+   * passed — then they are closed. Only after this should its container be stopped.
+   */
+  async drain(taskId: string, graceMs: number): Promise<void> {
+    this.#balancer.drain(taskId);
+    const open = () => [...this.#connections].filter((c) => c.taskId === taskId);
+    if (open().length === 0) return;
+    await new Promise<void>((resolve) => {
+      const waiters = this.#endWaiters.get(taskId) ?? new Set();
+      this.#endWaiters.set(taskId, waiters);
+      const finish = () => {
+        clearTimeout(timer);
+        waiters.delete(check);
+        resolve();
+      };
+      const check = () => {
+        if (open().length === 0) finish();
+      };
+      const timer = setTimeout(() => {
+        for (const connection of open()) this.#reset(connection, `task ${taskId} is stopping and its grace period of ${graceMs} ms ran out`);
+        finish();
+      }, graceMs);
+      waiters.add(check);
+    });
+  }
+
+  stats(): IngressStats {
+    return { connections: this.#connections.size, refused: this.#refused, backends: this.#balancer.snapshot() };
+  }
+
+  #accept(client: Socket): void {
+    client.on('error', () => {}); // Every failure ends in 'close', handled below; an unhandled 'error' would end the daemon.
+    const clientAddress = client.remoteAddress ?? '?';
+    const fromClient = this.#perClient.get(clientAddress) ?? 0;
+    if (this.#stopped || fromClient >= this.#limits.maxConnectionsPerClient) {
+      this.#refused++;
+      client.destroy();
+      return;
+    }
+    this.#perClient.set(clientAddress, fromClient + 1);
+    client.setNoDelay(true);
+    const connection: Connection = { taskId: null, client, splice: null };
+    this.#connections.add(connection);
+    client.once('close', () => {
+      const left = (this.#perClient.get(clientAddress) ?? 1) - 1;
+      if (left > 0) this.#perClient.set(clientAddress, left);
+      else this.#perClient.delete(clientAddress);
+    });
+    void this.#forward(connection);
+  }
+
+  /** Reaches a backend (trying others when one fails), then joins the client to it until both are done. */
+  async #forward(connection: Connection): Promise<void> {
+    const { client } = connection;
+    const proxy = this.#options.proxyProtocol ? proxyAddresses(client) : undefined;
+    const tried = new Set<string>();
+    let upstream: Duplex | null = null;
+    // Until a backend is reached, a client that goes away only needs its attempt abandoned.
+    let gone = false;
+    const onGone = () => (gone = true);
+    client.once('close', onGone);
+    const connectTimer = setTimeout(() => client.destroy(), this.#limits.connectTimeoutMs * this.#limits.maxAttempts);
+    try {
+      while (!upstream && !gone && tried.size < this.#limits.maxAttempts) {
+        const backend = this.#balancer.pick(this.#now(), tried);
+        if (!backend) break;
+        tried.add(backend.taskId);
+        // Counted against the task from now: a drain that starts while it is being reached waits for it too.
+        connection.taskId = backend.taskId;
+        try {
+          upstream = await this.#reach(backend, proxy);
+        } catch (err) {
+          connection.taskId = null;
+          this.#ended(backend.taskId);
+          this.#balancer.release(backend.taskId);
+          this.#balancer.failed(backend.taskId, this.#now());
+          this.#options.log.debug(`ingress port ${this.port}: task ${backend.taskId} on node ${backend.nodeId} did not accept a connection: ${describeError(err)}`);
+        }
+      }
+    } finally {
+      clearTimeout(connectTimer);
+      client.off('close', onGone);
+    }
+    if (!upstream || gone || client.destroyed) {
+      upstream?.destroy();
+      this.#connections.delete(connection);
+      if (connection.taskId) {
+        this.#balancer.release(connection.taskId);
+        this.#ended(connection.taskId);
+      }
+      if (!upstream && !gone) this.#options.log.debug(`ingress port ${this.port} of service ${this.#options.serviceId}: no task took a connection after ${tried.size} attempts`);
+      client.destroy();
+      return;
+    }
+    const taskId = connection.taskId!;
+    connection.splice = splice(client, upstream, { idleTimeoutMs: this.#limits.idleTimeoutMs, maxBufferedBytes: this.#limits.maxBufferedBytes });
+    client.resume();
+    await connection.splice.done;
+    this.#balancer.release(taskId);
+    this.#connections.delete(connection);
+    this.#ended(taskId);
+  }
+
+  /** A connection to `taskId` is over (or went elsewhere): a drain waiting for it may be done. */
+  #ended(taskId: string): void {
+    for (const check of this.#endWaiters.get(taskId) ?? []) check();
+  }
+
+  /** A byte stream to `backend`'s container port, accepted (and, when asked for, its PROXY header written). */
+  async #reach(backend: Backend, proxy: ProxyAddresses | undefined): Promise<Duplex> {
+    const { connectTimeoutMs, maxBufferedBytes } = this.#limits;
+    if (backend.address !== null) return connectLocal(backend.address, this.#options.targetPort, connectTimeoutMs, proxy);
+    const peers = this.#options.peers();
+    if (!peers) throw new Error(`node ${backend.nodeId} cannot be reached: this node is in no cluster`);
+    const request: MeshConnectRequest = { type: MESH_CONNECT, serviceId: this.#options.serviceId, taskId: backend.taskId, port: this.#options.targetPort };
+    if (proxy) request.proxy = proxy;
+    const { channel } = await peers.openStream(backend.nodeId, request, connectTimeoutMs);
+    return new ChannelStream(channel, maxBufferedBytes);
+  }
+
+  #reset(connection: Connection, reason: string): void {
+    if (connection.splice) connection.splice.abort(reason);
+    else connection.client.destroy();
+  }
+}
+
+/** The client's address and the address it connected to, for a PROXY header. */
+function proxyAddresses(client: Socket): ProxyAddresses | undefined {
+  const { remoteAddress, remotePort, localAddress, localPort } = client;
+  if (!remoteAddress || remotePort === undefined || !localAddress || localPort === undefined) return undefined;
+  return { source: { address: remoteAddress, port: remotePort }, destination: { address: localAddress, port: localPort } };
+}

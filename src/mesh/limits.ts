@@ -1,0 +1,42 @@
+/**
+ * The bounds that keep a published port's clients — slow, stuck, half-open or hostile — from costing a node more
+ * than a bounded share of memory and sockets, and from touching other services: each listener has its own.
+ */
+
+import { invalidArgument } from '../errors.ts';
+
+export interface MeshLimits {
+  /** How long reaching a backend may take (a TCP connect, or a stream to another node accepted), per attempt. */
+  connectTimeoutMs: number;
+  /** Backends tried for one client connection before it is closed. */
+  maxAttempts: number;
+  /** A connection with no bytes either way for this long is closed: a client that vanished without a FIN. */
+  idleTimeoutMs: number;
+  /**
+   * Bytes one direction of a connection may hold in memory. Readers are paused long before (at the streams'
+   * high-water marks); a connection whose buffer still grows past this has a peer that ignores pauses, and is closed.
+   */
+  maxBufferedBytes: number;
+  /** Open client connections on one published port; more are refused at accept. */
+  maxConnections: number;
+  /** Open client connections from one client address on one published port. */
+  maxConnectionsPerClient: number;
+}
+
+export const DEFAULT_MESH_LIMITS: Readonly<MeshLimits> = Object.freeze({
+  connectTimeoutMs: 3_000,
+  maxAttempts: 3,
+  idleTimeoutMs: 5 * 60_000,
+  maxBufferedBytes: 4 << 20,
+  maxConnections: 4_096,
+  maxConnectionsPerClient: 512,
+});
+
+/** Defaults filled in and every value checked: a NaN or 0 here would silently remove a protection. */
+export function resolveMeshLimits(partial: Partial<MeshLimits> = {}): MeshLimits {
+  const limits = { ...DEFAULT_MESH_LIMITS, ...partial };
+  for (const [name, value] of Object.entries(limits)) {
+    if (typeof value !== 'number' || Number.isNaN(value) || value < 1) throw invalidArgument(`mesh limit ${name} must be a number ≥ 1, got ${String(value)}`);
+  }
+  return limits;
+}

@@ -1,0 +1,87 @@
+/**
+ * Joins two byte streams into one forwarded connection: a client socket and a container socket, or either and a
+ * mesh stream to another node. Used on both ends of the mesh so they follow the same rules:
+ *
+ * - backpressure both ways: each direction is a pipe, which stops reading its source while the destination's
+ *   buffer is over its high-water mark, so a slow reader costs a bounded buffer, never a growing one;
+ * - half-close: a side's end (FIN, or the stream's `end`) ends the other side's writing; the connection is over
+ *   when both directions have ended and every byte was taken;
+ * - a reset (error, or a side closing before both directions ended) destroys the other side too;
+ * - an idle timeout: no bytes either way for that long (a client that vanished without a FIN) closes both;
+ * - a hard bound on what a destination may hold: a stream that ignores backpressure is closed, not buffered.
+ */
+
+import { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+
+export interface SpliceOptions {
+  idleTimeoutMs: number;
+  maxBufferedBytes: number;
+}
+
+/** How a spliced connection ended: cleanly (both directions ended) or not, and why. */
+export interface SpliceEnd {
+  clean: boolean;
+  reason: string | null;
+}
+
+/** A spliced connection in progress. */
+export interface Splice {
+  /** Settles when both sides are closed. */
+  readonly done: Promise<SpliceEnd>;
+  /** Closes both sides now (a reset): the drain grace ran out, or the listener stops. */
+  abort(reason: string): void;
+}
+
+export function splice(a: Duplex, b: Duplex, options: SpliceOptions): Splice {
+  let reason: string | null = null;
+  let idle: NodeJS.Timeout | undefined;
+  let lastActivity = performance.now();
+  let settle!: (end: SpliceEnd) => void;
+  const done = new Promise<SpliceEnd>((resolve) => (settle = resolve));
+
+  const abort = (why: string) => {
+    reason ??= why;
+    reset(a);
+    reset(b);
+  };
+  const armIdle = (ms: number) => {
+    idle = setTimeout(() => {
+      const quiet = performance.now() - lastActivity;
+      if (quiet >= options.idleTimeoutMs) abort(`no bytes either way for ${options.idleTimeoutMs} ms`);
+      else armIdle(options.idleTimeoutMs - quiet);
+    }, ms);
+    idle.unref();
+  };
+
+  let closed = 0;
+  const wire = (from: Duplex, to: Duplex) => {
+    from.on('data', (chunk: Buffer) => {
+      lastActivity = performance.now();
+      if (to.writableLength + chunk.length > options.maxBufferedBytes) abort(`over ${options.maxBufferedBytes} bytes waited to be written`);
+    });
+    from.on('error', (err: Error) => abort(err.message));
+    from.on('close', () => {
+      // Closed with both directions over is the normal end; anything else resets the other side.
+      if (!(from.readableEnded && from.writableFinished)) abort(reason ?? 'one side closed before the connection ended');
+      if (++closed === 2) {
+        clearTimeout(idle);
+        settle({ clean: reason === null, reason });
+      }
+    });
+    from.pipe(to);
+  };
+  wire(a, b);
+  wire(b, a);
+  armIdle(options.idleTimeoutMs);
+  return { done, abort };
+}
+
+/**
+ * Ends a side as a reset: a socket sends RST, so a client holding its half open learns the connection was cut
+ * instead of waiting for more; a mesh stream closes its channel, which the other node takes as a reset.
+ */
+function reset(stream: Duplex): void {
+  if (stream instanceof Socket && !stream.destroyed && !stream.connecting) stream.resetAndDestroy();
+  else stream.destroy();
+}
