@@ -39,6 +39,8 @@ import { AssignmentCache } from './assignment-cache.ts';
 import { requestJoin } from './join.ts';
 import { NodeSession } from './node-session.ts';
 import { LogStreams } from './log-streams.ts';
+import { MeshController } from '../mesh/controller.ts';
+import { meshTable } from '../manager/mesh-table.ts';
 import { PeerNetwork, splitAddress } from './peers.ts';
 import type { ContainerLogEngine } from './task-log-reader.ts';
 import { RaftLink } from './raft-link.ts';
@@ -136,10 +138,18 @@ export class ClusterNode {
   #cache: AssignmentCache | null = null;
   /** Task log streams: served to managers on the peer network, and opened by this node's API when it manages. */
   readonly logStreams: LogStreams;
+  /** The routing mesh: ingress listeners for published ports, and this node's tasks served to the others. */
+  readonly #mesh: MeshController;
 
   private constructor(options: ClusterNodeOptions, file: MembershipFile, membership: Membership | null, manager: Manager | null) {
     this.#options = options;
     this.logStreams = new LogStreams({ selfId: options.nodeId, engine: options.logEngine ?? null, peers: () => this.#peers, log: options.log });
+    this.#mesh = new MeshController({
+      selfId: options.nodeId,
+      peers: () => this.#peers,
+      containerAddress: async (id) => (await options.runtime.inspectContainer(id))?.address || null,
+      log: options.log,
+    });
     this.#file = file;
     this.#membership = membership;
     this.#manager = manager;
@@ -195,6 +205,7 @@ export class ClusterNode {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#followTimer);
+    await this.#mesh.stop();
     await this.#stopRoles();
     await this.#cache?.flush();
     await this.#manager?.stop();
@@ -404,7 +415,15 @@ export class ClusterNode {
       this.#stopKeeper = () => clearInterval(keeper);
       this.#admission = admission;
       // A manager's own role can change too (demotion): watch for it.
-      this.#disposeWatch = proposer.watch(() => this.#checkRole());
+      // The leader's own mesh follows its state directly; the other nodes get the table pushed.
+      const disposeMesh = proposer.watch(() => {
+        if (isLeader()) void this.#mesh.update(meshTable(proposer.state));
+      });
+      const disposeRole = proposer.watch(() => this.#checkRole());
+      this.#disposeWatch = () => {
+        disposeMesh();
+        disposeRole();
+      };
     }
     if (this.#session) {
       // Assignments come from the leader, whichever manager leads: a manager that is still catching up holds a
@@ -492,6 +511,7 @@ export class ClusterNode {
     this.#membership = null;
     await this.#cache?.remove();
     this.#cache = null;
+    await this.#mesh.update({ services: [] });
     await this.#file.remove();
     this.#changed();
   }
@@ -513,6 +533,7 @@ export class ClusterNode {
       },
     });
     this.logStreams.serve(peers);
+    this.#mesh.serve(peers);
     await peers.start();
     this.#peers = peers;
     const cache = new AssignmentCache(this.#options.dataDir, log);
@@ -527,6 +548,7 @@ export class ClusterNode {
       isLocalLeader: () => this.#manager?.driver.node.status().role === 'leader',
       local: () => (this.#manager ? this.#localDispatcher : null),
       onInfo: (info) => this.#onSessionInfo(info),
+      onMesh: (table) => void this.#mesh.update(table),
       log,
     });
     this.#session = session;

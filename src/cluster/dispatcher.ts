@@ -20,6 +20,7 @@ import { describeError } from '../errors.ts';
 import type { RaftProposer } from '../manager/consensus/raft-proposer.ts';
 import { assignmentsFor, recordDescription } from '../manager/dispatcher.ts';
 import type { ClusterState } from '../manager/state/cluster-state.ts';
+import { meshTable } from '../manager/mesh-table.ts';
 import type { NodeLiveness } from '../manager/plan.ts';
 import type { NodeStatusChange, TaskStatusUpdate } from '../manager/state/commands.ts';
 import type { Disposer } from '../runtime/runtime.ts';
@@ -71,6 +72,8 @@ export class Dispatcher {
   readonly #lastSeen = new Map<string, number>();
   /** Assignments last pushed to each node, as JSON, so an unchanged set is not sent again. */
   readonly #pushed = new Map<string, string>();
+  /** The mesh table last pushed to each node, likewise. */
+  readonly #pushedMesh = new Map<string, string>();
   readonly #disposers: Disposer[] = [];
   #leaderSince = 0;
   #wasLeader = false;
@@ -86,7 +89,10 @@ export class Dispatcher {
     peers.handle('status', (message, channel) => this.#status(channel.peer.nodeId, message));
     peers.handle('describe', (message, channel) => this.#describe(channel.peer.nodeId, message));
     this.#disposers.push(proposer.watch(() => this.#pushAll()));
-    this.#disposers.push(peers.onConnect((nodeId) => this.#pushed.delete(nodeId)));
+    this.#disposers.push(peers.onConnect((nodeId) => {
+      this.#pushed.delete(nodeId);
+      this.#pushedMesh.delete(nodeId);
+    }));
     const timer = setInterval(() => this.#checkLiveness(), Math.max(100, Math.floor(this.#options.heartbeatMs / 2)));
     timer.unref();
     this.#disposers.push(() => clearInterval(timer));
@@ -134,6 +140,7 @@ export class Dispatcher {
     if (leader && !this.#wasLeader) {
       this.#leaderSince = performance.now();
       this.#pushed.clear();
+      this.#pushedMesh.clear();
     }
     this.#wasLeader = leader;
     return leader;
@@ -148,7 +155,10 @@ export class Dispatcher {
       if (!wasResponsive) this.#options.onResponsive(nodeId);
       const node = state.nodes[nodeId];
       if (node && node.Status.State !== 'ready') this.#propose([{ nodeId, state: 'ready', message: '' }]);
-      this.#pushTo(nodeId);
+      // After the answer, on the same channel: a node that hears from this leader for the first time takes pushes
+      // only from the leader it knows, which it learns from this very answer. Pushed before it, they were dropped,
+      // and never sent again while unchanged.
+      setImmediate(() => this.#pushTo(nodeId));
       const addr = typeof message.addr === 'string' ? message.addr : undefined;
       const member = state.security?.members[nodeId];
       if (addr && member && member.addr !== addr) {
@@ -184,10 +194,14 @@ export class Dispatcher {
   }
 
   #pushTo(nodeId: string): void {
-    const assignments = assignmentsFor(this.#options.proposer.state, nodeId);
+    const state = this.#options.proposer.state;
+    const assignments = assignmentsFor(state, nodeId);
     const json = JSON.stringify(assignments);
-    if (this.#pushed.get(nodeId) === json) return;
-    if (this.#options.peers.send(nodeId, { type: 'assignments', assignments })) this.#pushed.set(nodeId, json);
+    if (this.#pushed.get(nodeId) !== json && this.#options.peers.send(nodeId, { type: 'assignments', assignments })) this.#pushed.set(nodeId, json);
+    // Every node runs the routing mesh, so every node gets the whole mesh table (published ports and their tasks).
+    const table = meshTable(state);
+    const meshJson = JSON.stringify(table);
+    if (this.#pushedMesh.get(nodeId) !== meshJson && this.#options.peers.send(nodeId, { type: 'mesh', table })) this.#pushedMesh.set(nodeId, meshJson);
   }
 
   #checkLiveness(): void {

@@ -17,6 +17,7 @@ import type { Assignment, AssignmentSource, StatusReporter } from '../agent/assi
 import type { NodeDescription } from '../api/types.ts';
 import { describeError } from '../errors.ts';
 import { TransportError } from '../transport/errors.ts';
+import type { MeshTable } from '../manager/mesh-table.ts';
 import type { TaskStatusUpdate } from '../manager/state/commands.ts';
 import type { Disposer } from '../runtime/runtime.ts';
 import type { Logger } from '../util/logger.ts';
@@ -37,10 +38,17 @@ export interface NodeSessionOptions {
   local(): LocalSource | null;
   onInfo(info: SessionInfo): void;
   log: Logger;
+  /** The routing mesh's table, as the leader pushes it. */
+  onMesh?(table: MeshTable): void;
   /** The period to beat at until a leader names its own. */
   heartbeatMs?: number;
   /** The assignments cached at the last run, and where to keep new ones. */
   cache?: { cached: { savedAt: number; assignments: Assignment[] } | null; save(assignments: Assignment[]): void };
+}
+
+/** A mesh table's outline; its content comes from the leader, whose channel is authenticated. */
+function isMeshTable(value: unknown): value is MeshTable {
+  return typeof value === 'object' && value !== null && Array.isArray((value as MeshTable).services);
 }
 
 /** Heartbeats in a row that no manager answered before a restarted node runs its cached assignments. */
@@ -72,6 +80,10 @@ export class NodeSession implements AssignmentSource, StatusReporter {
       this.#heard = true;
       options.cache?.save(this.#assignments);
       this.notify();
+    });
+    options.peers.on('mesh', (message, channel) => {
+      if (channel.peer.nodeId !== this.#leader || !isMeshTable(message.table)) return;
+      options.onMesh?.(message.table);
     });
   }
 

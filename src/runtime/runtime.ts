@@ -67,6 +67,8 @@ export interface ContainerSummary {
 
 export interface ContainerDetails extends ContainerSummary {
   running: boolean;
+  /** The container's IP address on its engine's network (the default bridge), or '' when it has none. */
+  address: string;
   pid: number;
   exitCode: number;
   /** The engine's error when the container could not start (e.g. a missing executable). */

@@ -1,7 +1,8 @@
 /**
  * Orchestration on real hosts (issue 5): six network namespaces on one bridge, each with its own dockerd and the
  * built executable — three managers and three workers. The scenario of the Swarm demo: a memory-reserved back end
- * scaled to 15, a front end, a service held to the node with an SSD, a global service; then what a shelf of small
+ * scaled to 15, a front end, a service held to the node with an SSD, a global service, a web server published on a
+ * port that answers on every host (the routing mesh, in user space); then what a shelf of small
  * boxes meets: a service too big for the cluster, an image built for another machine, a node drained for
  * maintenance, a worker whose daemon and engine die at once, an engine restarted under its tasks, and a worker that
  * reboots while every manager is off.
@@ -195,6 +196,27 @@ describe('orchestration on real hosts', { timeout: 1_200_000 }, () => {
     assert.match(events, /service create \w+ \(name=talk\)/);
     assert.ok((events.match(/task update .*state\.new=running/g) ?? []).length >= 6, events);
     await cli('h1', ['service', 'rm', 'talk']);
+  });
+
+  it('answers a published port on every host through the routing mesh, also on hosts that run no task of it', async () => {
+    await cli('h1', ['service', 'create', '--detach', '--name', 'site', '--replicas', '2', '--replicas-max-per-node', '1', '-p', '8080:80', TEST_IMAGE, 'sh', '-c', 'mkdir -p /srv && echo swarmlet mesh page > /srv/index.html && exec httpd -f -p 80 -h /srv']);
+    const placed = await waitRunning('site', 2, 60_000);
+    const ls = await cli('h2', ['service', 'ls']);
+    assert.match(ls, /site\s+replicated\s+2\/2 \(max 1 per node\)\s+\S+\s+\*:8080->80\/tcp/);
+    const pages = await until('every host answering on 8080', async () => {
+      const answers = await Promise.all(harness.hosts.map(async (host) => {
+        const reply = await fetch(`http://${host.address}:8080/`, { signal: AbortSignal.timeout(3_000) }).catch(() => undefined);
+        return reply?.ok ? (await reply.text()).trim() : undefined;
+      }));
+      return answers.every((text) => text === 'swarmlet mesh page') ? answers : undefined;
+    }, 30_000);
+    assert.equal(pages.length, 6);
+    console.log(`routing mesh: 8080 answered on all 6 hosts; the tasks run on ${[...placed.keys()].join(' and ')}`);
+    await cli('h1', ['service', 'rm', 'site']);
+    await until('8080 closed on every host', async () => {
+      const open = await Promise.all(harness.hosts.map((host) => fetch(`http://${host.address}:8080/`, { signal: AbortSignal.timeout(2_000) }).then(() => true, () => false)));
+      return open.every((answered) => !answered);
+    }, 30_000);
   });
 
   it('keeps a service whose reservation fits on no node pending, and says why', async () => {

@@ -190,6 +190,7 @@ export class FakeRuntime implements ContainerRuntime {
       state: 'created',
       health: 'none',
       running: false,
+      address: '',
       pid: 0,
       exitCode: 0,
       error: '',
@@ -215,7 +216,8 @@ export class FakeRuntime implements ContainerRuntime {
     // A container with a healthcheck starts out "starting" until the test says how its checks go (setHealth).
     const test = c.options.healthcheck?.Test;
     const health = test && test.length > 0 && test[0] !== 'NONE' ? 'starting' : 'none';
-    Object.assign(c, { state: 'running', running: true, health, pid: 1000 + this.nextId++, exitCode: 0, error: '', startedAt: this.now() });
+    const pid = 1000 + this.nextId++;
+    Object.assign(c, { state: 'running', running: true, health, pid, address: `172.31.${(pid >> 8) & 255}.${pid & 255}`, exitCode: 0, error: '', startedAt: this.now() });
     this.emit('start', c);
   }
 
@@ -291,7 +293,7 @@ export class FakeRuntime implements ContainerRuntime {
   // ---- internals ----
 
   private halt(c: FakeContainer, exitCode: number, error: string): void {
-    Object.assign(c, { state: 'exited', running: false, health: 'none', pid: 0, exitCode, error, finishedAt: this.now() });
+    Object.assign(c, { state: 'exited', running: false, health: 'none', address: '', pid: 0, exitCode, error, finishedAt: this.now() });
     this.emit('die', c);
   }
 

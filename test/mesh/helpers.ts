@@ -94,8 +94,8 @@ export class EchoBackend {
 }
 
 /** Sends `payload` through `port`, half-closes, and reads until the other side ends: the echo plus `bye`. */
-export async function roundTrip(port: number, payload: Buffer): Promise<{ reply: Buffer; localPort: number }> {
-  const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+export async function roundTrip(port: number, payload: Buffer, host = '127.0.0.1'): Promise<{ reply: Buffer; localPort: number }> {
+  const socket = connect({ host, port, allowHalfOpen: true });
   const chunks: Buffer[] = [];
   let localPort = 0;
   await new Promise<void>((resolve, reject) => {

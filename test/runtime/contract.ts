@@ -164,6 +164,7 @@ export function runtimeContract(name: string, makeRuntime: () => Promise<Runtime
       assert.equal(running.running, true);
       assert.equal(running.state, 'running');
       assert.ok(running.pid > 0);
+      assert.match(running.address, /^\d+\.\d+\.\d+\.\d+$/, 'a running container has an address on its network');
       assert.ok(Date.parse(running.startedAt) > Date.parse('2020-01-01'));
       await rt().startContainer(id);
 
@@ -172,6 +173,7 @@ export function runtimeContract(name: string, makeRuntime: () => Promise<Runtime
       assert.ok(stopped);
       assert.equal(stopped.running, false);
       assert.equal(stopped.state, 'exited');
+      assert.equal(stopped.address, '');
       assert.ok(Date.parse(stopped.finishedAt) >= Date.parse(running.startedAt));
       await rt().stopContainer(id, 5);
 

@@ -39,6 +39,12 @@ interface EngineContainerSummary {
   Status?: string;
 }
 
+/** The default bridge's address, or else the first network's that has one. */
+function containerAddress(settings: EngineContainerInspect['NetworkSettings']): string {
+  if (settings?.IPAddress) return settings.IPAddress;
+  return Object.values(settings?.Networks ?? {}).find((network) => network.IPAddress)?.IPAddress ?? '';
+}
+
 const toHealth = (status: string | undefined): ContainerHealth =>
   status === 'starting' || status === 'healthy' || status === 'unhealthy' ? status : 'none';
 
@@ -51,6 +57,7 @@ export function healthOf(status: string | undefined): ContainerHealth {
 interface EngineContainerInspect {
   Id: string;
   Name: string;
+  NetworkSettings?: { IPAddress?: string; Networks?: Record<string, { IPAddress?: string }> | null };
   Config: { Image: string; Labels?: Labels | null };
   State: {
     Status: string;
@@ -228,6 +235,7 @@ export class DockerRuntime implements ContainerRuntime {
         state: state.Status,
         health: toHealth(state.Health?.Status),
         running: state.Running,
+        address: containerAddress(body.NetworkSettings),
         pid: state.Pid,
         exitCode: state.ExitCode,
         error: state.Error,

@@ -1,0 +1,158 @@
+/**
+ * A node's routing mesh, driven by the mesh table the leader pushes (src/manager/mesh-table.ts): one ingress
+ * listener per published TCP port, on every node, with the service's tasks as backends — this node's own by their
+ * container's address, the others' through mesh streams — and the stream server through which other nodes reach
+ * this node's tasks, which answers only for the tasks and ports the table gives this node.
+ *
+ * Container addresses are read from the engine once per container. A table is applied in full each time (listeners
+ * that are no longer wanted close, new ones open); updates never overlap, and only the newest waiting one is applied.
+ */
+
+import { describeError } from '../errors.ts';
+import type { MeshTable } from '../manager/mesh-table.ts';
+import type { Logger } from '../util/logger.ts';
+import type { Backend } from './balancer.ts';
+import { IngressListener, type StreamOpener } from './ingress.ts';
+import { MeshStreamServer, type StreamServing } from './stream-server.ts';
+
+export interface MeshControllerOptions {
+  selfId: string;
+  peers(): StreamOpener | null;
+  /** The address the container listens on, from the engine; null when it has none (gone, not running). */
+  containerAddress(containerId: string): Promise<string | null>;
+  log: Logger;
+  /** Where ingress listeners listen; every address by default. */
+  host?: string;
+}
+
+interface LocalTask {
+  address: string;
+  targets: Set<number>;
+}
+
+export class MeshController {
+  readonly #options: MeshControllerOptions;
+  readonly #listeners = new Map<string, { listener: IngressListener; serviceId: string; target: number }>();
+  readonly #addresses = new Map<string, string>();
+  /** This node's tasks that other nodes may reach, by `serviceId/taskId`. */
+  #local = new Map<string, LocalTask>();
+  #pending: MeshTable | null = null;
+  #applying: Promise<void> | null = null;
+  #stopped = false;
+  readonly #failedPorts = new Set<string>();
+
+  constructor(options: MeshControllerOptions) {
+    this.#options = options;
+  }
+
+  /** Serves this node's tasks to the other nodes' ingress listeners. */
+  serve(peers: StreamServing): void {
+    new MeshStreamServer({
+      lookup: (serviceId, taskId, port) => {
+        const task = this.#local.get(`${serviceId}/${taskId}`);
+        return task && task.targets.has(port) ? task.address : null;
+      },
+      log: this.#options.log,
+    }).serve(peers);
+  }
+
+  /** Applies `table` (after the one being applied, if any). Resolves when it is in place. */
+  update(table: MeshTable): Promise<void> {
+    this.#pending = table;
+    this.#applying ??= this.#drain().finally(() => (this.#applying = null));
+    return this.#applying;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#applying;
+    await Promise.all([...this.#listeners.values()].map(({ listener }) => listener.stop()));
+    this.#listeners.clear();
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#pending && !this.#stopped) {
+      const table = this.#pending;
+      this.#pending = null;
+      try {
+        await this.#apply(table);
+      } catch (err) {
+        this.#options.log.warn(`routing mesh: ${describeError(err)}`);
+      }
+    }
+  }
+
+  async #apply(table: MeshTable): Promise<void> {
+    const { selfId } = this.#options;
+    const local = new Map<string, LocalTask>();
+    const wanted = new Map<string, { serviceId: string; target: number; backends: Backend[] }>();
+    for (const service of table.services) {
+      const backends: Backend[] = [];
+      for (const backend of service.backends) {
+        if (backend.nodeId !== selfId) {
+          backends.push({ taskId: backend.taskId, nodeId: backend.nodeId, address: null });
+          continue;
+        }
+        const address = await this.#address(backend.containerId);
+        if (!address) continue;
+        backends.push({ taskId: backend.taskId, nodeId: selfId, address });
+        local.set(`${service.serviceId}/${backend.taskId}`, { address, targets: new Set(service.ports.map((port) => port.target)) });
+      }
+      for (const port of service.ports) {
+        // UDP flows arrive with the rest of the networking issue: only TCP ports are listened on for now.
+        if (port.protocol !== 'tcp') continue;
+        wanted.set(`${port.published}/tcp`, { serviceId: service.serviceId, target: port.target, backends });
+      }
+    }
+    this.#local = local;
+
+    for (const [key, entry] of this.#listeners) {
+      const want = wanted.get(key);
+      if (want && want.serviceId === entry.serviceId && want.target === entry.target) continue;
+      this.#listeners.delete(key);
+      await entry.listener.stop();
+    }
+    for (const [key, want] of wanted) {
+      let entry = this.#listeners.get(key);
+      if (!entry) {
+        const listener = new IngressListener({
+          serviceId: want.serviceId,
+          publishedPort: Number(key.split('/')[0]),
+          targetPort: want.target,
+          peers: this.#options.peers,
+          log: this.#options.log,
+          ...(this.#options.host ? { host: this.#options.host } : {}),
+        });
+        try {
+          await listener.start();
+        } catch (err) {
+          // Said once per port until it works: another program holds it on this node.
+          if (!this.#failedPorts.has(key)) this.#options.log.error(`routing mesh: cannot listen on published port ${key} of service ${want.serviceId}: ${describeError(err)}`);
+          this.#failedPorts.add(key);
+          continue;
+        }
+        this.#failedPorts.delete(key);
+        entry = { listener, serviceId: want.serviceId, target: want.target };
+        this.#listeners.set(key, entry);
+        this.#options.log.info(`routing mesh: published port ${key} of service ${want.serviceId} open on this node`);
+      }
+      entry.listener.setBackends(want.backends);
+    }
+    for (const id of this.#addresses.keys()) {
+      if (!table.services.some((service) => service.backends.some((backend) => backend.containerId === id))) this.#addresses.delete(id);
+    }
+  }
+
+  async #address(containerId: string): Promise<string | null> {
+    const known = this.#addresses.get(containerId);
+    if (known) return known;
+    const address = await this.#options.containerAddress(containerId).catch(() => null);
+    if (address) this.#addresses.set(containerId, address);
+    return address;
+  }
+
+  /** The published ports listened on, for tests and `stats`. */
+  get ports(): string[] {
+    return [...this.#listeners.keys()].sort();
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * The routing mesh driven by its table, on loopback: two nodes, each with a MeshController; the table says which
+ * tasks of a service run where; a published port answers on both nodes and reaches tasks on either; a table without
+ * the service closes the port; a task no longer in the table is not reached. And the table itself, from the state.
+ */
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { meshTable, type MeshTable } from '../../src/manager/mesh-table.ts';
+import { MeshController } from '../../src/mesh/controller.ts';
+import { silentLogger } from '../../src/util/logger.ts';
+import { clusterWith, iso, node, spec, T0 } from '../helpers/fixtures.ts';
+import { EchoBackend, peerNetworks, roundTrip } from './helpers.ts';
+
+let mesh: Awaited<ReturnType<typeof peerNetworks>>;
+const controllers: MeshController[] = [];
+const containers = new Map<string, EchoBackend>();
+let target = 0;
+
+/** A free port to publish: listened on and closed again. */
+async function freePort(): Promise<number> {
+  const probe = await EchoBackend.listen('127.0.0.1');
+  const port = probe.port;
+  await new Promise<void>((resolve) => probe.server.close(() => resolve()));
+  return port;
+}
+
+function table(published: number, backends: Array<[taskId: string, nodeId: string]>): MeshTable {
+  return {
+    services: [{
+      serviceId: 'web',
+      ports: [{ published, target, protocol: 'tcp' }],
+      backends: backends.map(([taskId, nodeId]) => ({ taskId, nodeId, containerId: `c-${taskId}` })),
+    }],
+  };
+}
+
+before(async () => {
+  mesh = await peerNetworks('n1', 'n2');
+  const first = await EchoBackend.listen('127.0.0.2');
+  target = first.port;
+  containers.set('c-t1', first);
+  containers.set('c-t2', await EchoBackend.listen('127.0.0.3', target));
+  for (const [nodeId, host] of [['n1', '127.0.0.1'], ['n2', '127.0.0.6']] as const) {
+    const controller = new MeshController({
+      selfId: nodeId,
+      peers: () => mesh.networks.get(nodeId)!,
+      containerAddress: async (id) => containers.get(id)?.host ?? null,
+      log: silentLogger,
+      // Two nodes on one machine: each listens on its own loopback address, as each host would on its own.
+      host,
+    });
+    controller.serve(mesh.networks.get(nodeId)!);
+    controllers.push(controller);
+  }
+});
+
+after(async () => {
+  for (const controller of controllers) await controller.stop();
+  for (const container of containers.values()) await new Promise<void>((resolve) => container.server.close(() => resolve()));
+  await mesh.stop();
+});
+
+describe('routing mesh controller', () => {
+  it('opens the published port on every node and reaches the tasks on either, then closes it with the service', async () => {
+    const [n1, n2] = controllers as [MeshController, MeshController];
+    const published = await freePort();
+    // t1 runs on n1, t2 on n2; each node is told the same table, as the leader pushes it.
+    const current = table(published, [['t1', 'n1'], ['t2', 'n2']]);
+    await Promise.all([n1.update(current), n2.update(current)]);
+    assert.deepEqual(n1.ports, [`${published}/tcp`]);
+    assert.deepEqual(n2.ports, [`${published}/tcp`]);
+
+    // Through either node's port, both tasks answer: the node's own directly, the other's over a mesh stream.
+    for (const host of ['127.0.0.1', '127.0.0.6']) {
+      const before = [...containers.values()].map((c) => c.accepted.length);
+      for (let i = 0; i < 4; i++) assert.match((await roundTrip(published, Buffer.from(`hello ${i}`), host)).reply.toString(), /^hello \d+bye$/);
+      const after = [...containers.values()].map((c) => c.accepted.length);
+      assert.ok(after.every((n, i) => n > before[i]!), `through ${host}, both tasks answered: ${before} -> ${after}`);
+    }
+
+    // t2 leaves the table: n1 no longer sends to it, and n2 no longer serves it to anyone.
+    await Promise.all([n1.update(table(published, [['t1', 'n1']])), n2.update(table(published, [['t1', 'n1']]))]);
+    const before = containers.get('c-t2')!.accepted.length;
+    for (let i = 0; i < 4; i++) await roundTrip(published, Buffer.from('again'));
+    assert.equal(containers.get('c-t2')!.accepted.length, before);
+
+    await Promise.all([n1.update({ services: [] }), n2.update({ services: [] })]);
+    assert.deepEqual(n1.ports, []);
+    await assert.rejects(roundTrip(published, Buffer.from('closed?')), /ECONNREFUSED/);
+  });
+
+  it('tables the running tasks of services with ingress ports, leaving out tasks not running or on down nodes', () => {
+    const machine = clusterWith([node('n1'), node('n2'), node('n3', { state: 'down' })]);
+    const web = spec('web', { replicas: 3 });
+    web.EndpointSpec = { Ports: [{ TargetPort: 80, PublishedPort: 8080 }, { TargetPort: 53, PublishedPort: 5353, Protocol: 'udp' }, { TargetPort: 9, PublishedPort: 9, PublishMode: 'host' }] };
+    machine.apply({ type: 'service.create', id: 's1', spec: web, now: iso(T0) });
+    machine.apply({ type: 'service.create', id: 's2', spec: spec('quiet'), now: iso(T0) });
+    const task = (id: string, nodeId: string, state: 'running' | 'starting', desired: 'running' | 'shutdown' = 'running') => ({
+      ID: id, Version: { Index: 0 }, CreatedAt: iso(T0), UpdatedAt: iso(T0), Spec: web.TaskTemplate, ServiceID: 's1', NodeID: nodeId, Slot: 1,
+      Status: { Timestamp: iso(T0), State: state, Message: '', ContainerStatus: { ContainerID: `c-${id}`, PID: 1, ExitCode: 0 } }, DesiredState: desired,
+    });
+    for (const t of [task('a', 'n1', 'running'), task('b', 'n2', 'starting'), task('c', 'n3', 'running'), task('d', 'n2', 'running', 'shutdown'), task('e', 'n2', 'running')]) {
+      machine.state.tasks[t.ID] = t;
+    }
+    assert.deepEqual(meshTable(machine.state), {
+      services: [{
+        serviceId: 's1',
+        ports: [{ published: 8080, target: 80, protocol: 'tcp' }, { published: 5353, target: 53, protocol: 'udp' }],
+        backends: [{ taskId: 'a', nodeId: 'n1', containerId: 'c-a' }, { taskId: 'e', nodeId: 'n2', containerId: 'c-e' }],
+      }],
+    });
+  });
+});
