@@ -27,11 +27,15 @@ function setup() {
     watch: () => () => {},
   } as unknown as RaftProposer;
   const handlers = new Map<string, (message: PeerMessage, channel: unknown) => unknown>();
+  const sent: Array<{ nodeId: string; type: string }> = [];
   const peers = {
     handle: (type: string, handler: (message: PeerMessage, channel: unknown) => unknown) => handlers.set(type, handler),
     onConnect: () => () => {},
     isConnected: () => false,
-    send: () => false,
+    send: (nodeId: string, message: PeerMessage) => {
+      sent.push({ nodeId, type: message.type });
+      return true;
+    },
   } as unknown as PeerNetwork;
   let leader = true;
   const available: string[] = [];
@@ -48,7 +52,7 @@ function setup() {
   });
   dispatcher.start();
   const heartbeat = (nodeId: string) => handlers.get('heartbeat')!({ type: 'heartbeat' }, { peer: { nodeId } });
-  return { machine, dispatcher, heartbeat, available, setLeader: (value: boolean) => (leader = value) };
+  return { machine, dispatcher, heartbeat, available, sent, setLeader: (value: boolean) => (leader = value) };
 }
 
 describe('dispatcher liveness', () => {
@@ -113,6 +117,22 @@ describe('dispatcher liveness', () => {
       assert.equal(dispatcher.liveness(), undefined);
       setLeader(true);
       assert.deepEqual(dispatcher.liveness()!.unresponsive, new Set(['w1', 'w2']));
+    } finally {
+      dispatcher.stop();
+    }
+  });
+
+  it('pushes a node its assignments and the mesh table after answering its heartbeat, once each while unchanged', async () => {
+    const { dispatcher, heartbeat, sent } = setup();
+    try {
+      heartbeat('w1');
+      // The answer names the leader; a node takes pushes only from the leader it knows, so they must come after.
+      assert.deepEqual(sent, [], 'nothing is pushed before the answer');
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(sent, [{ nodeId: 'w1', type: 'assignments' }, { nodeId: 'w1', type: 'mesh' }]);
+      heartbeat('w1');
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(sent.length, 2, 'unchanged: not pushed again');
     } finally {
       dispatcher.stop();
     }
