@@ -20,7 +20,7 @@ import { describeError } from '../errors.ts';
 import type { RaftProposer } from '../manager/consensus/raft-proposer.ts';
 import { assignmentsFor, recordDescription } from '../manager/dispatcher.ts';
 import type { ClusterState } from '../manager/state/cluster-state.ts';
-import { meshTable } from '../manager/mesh-table.ts';
+import { meshTable, type MeshTable } from '../manager/mesh-table.ts';
 import type { NodeLiveness } from '../manager/plan.ts';
 import type { NodeStatusChange, TaskStatusUpdate } from '../manager/state/commands.ts';
 import type { Disposer } from '../runtime/runtime.ts';
@@ -74,6 +74,7 @@ export class Dispatcher {
   readonly #pushed = new Map<string, string>();
   /** The mesh table last pushed to each node, likewise. */
   readonly #pushedMesh = new Map<string, string>();
+  #mesh: { index: number; table: MeshTable; json: string } | null = null;
   readonly #disposers: Disposer[] = [];
   #leaderSince = 0;
   #wasLeader = false;
@@ -199,9 +200,18 @@ export class Dispatcher {
     const json = JSON.stringify(assignments);
     if (this.#pushed.get(nodeId) !== json && this.#options.peers.send(nodeId, { type: 'assignments', assignments })) this.#pushed.set(nodeId, json);
     // Every node runs the routing mesh, so every node gets the whole mesh table (published ports and their tasks).
-    const table = meshTable(state);
-    const meshJson = JSON.stringify(table);
+    const { table, json: meshJson } = this.#meshTable();
     if (this.#pushedMesh.get(nodeId) !== meshJson && this.#options.peers.send(nodeId, { type: 'mesh', table })) this.#pushedMesh.set(nodeId, meshJson);
+  }
+
+  /** The mesh table of the current state, computed once per state rather than once per node pushed to. */
+  #meshTable(): { table: MeshTable; json: string } {
+    const state = this.#options.proposer.state;
+    if (this.#mesh?.index !== state.index) {
+      const table = meshTable(state);
+      this.#mesh = { index: state.index, table, json: JSON.stringify(table) };
+    }
+    return this.#mesh;
   }
 
   #checkLiveness(): void {

@@ -37,6 +37,8 @@ export class MeshController {
   /** This node's tasks that other nodes may reach, by `serviceId/taskId`. */
   #local = new Map<string, LocalTask>();
   #pending: MeshTable | null = null;
+  /** The table last handed to update, as JSON. */
+  #lastJson = '';
   #applying: Promise<void> | null = null;
   #stopped = false;
   readonly #failedPorts = new Set<string>();
@@ -56,8 +58,14 @@ export class MeshController {
     }).serve(peers);
   }
 
-  /** Applies `table` (after the one being applied, if any). Resolves when it is in place. */
+  /**
+   * Applies `table` (after the one being applied, if any). Resolves when it is in place. The leader hands its table
+   * over on every change of the state; one equal to the last applied costs a comparison.
+   */
   update(table: MeshTable): Promise<void> {
+    const json = JSON.stringify(table);
+    if (json === this.#lastJson) return this.#applying ?? Promise.resolve();
+    this.#lastJson = json;
     this.#pending = table;
     this.#applying ??= this.#drain().finally(() => (this.#applying = null));
     return this.#applying;
@@ -85,6 +93,7 @@ export class MeshController {
   async #apply(table: MeshTable): Promise<void> {
     const { selfId } = this.#options;
     const local = new Map<string, LocalTask>();
+    let unresolved = false;
     const wanted = new Map<string, { serviceId: string; target: number; backends: Backend[] }>();
     for (const service of table.services) {
       const backends: Backend[] = [];
@@ -94,7 +103,10 @@ export class MeshController {
           continue;
         }
         const address = await this.#address(backend.containerId);
-        if (!address) continue;
+        if (!address) {
+          unresolved = true;
+          continue;
+        }
         backends.push({ taskId: backend.taskId, nodeId: selfId, address });
         local.set(`${service.serviceId}/${backend.taskId}`, { address, targets: new Set(service.ports.map((port) => port.target)) });
       }
@@ -138,6 +150,9 @@ export class MeshController {
       }
       entry.listener.setBackends(want.backends);
     }
+    // A port another program holds, or a container the engine did not describe, is tried again with the next
+    // table, even an unchanged one.
+    if (this.#failedPorts.size > 0 || unresolved) this.#lastJson = '';
     for (const id of this.#addresses.keys()) {
       if (!table.services.some((service) => service.backends.some((backend) => backend.containerId === id))) this.#addresses.delete(id);
     }

@@ -7,11 +7,11 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { NodeSession } from '../../src/cluster/node-session.ts';
 import type { PeerMessage, PeerNetwork } from '../../src/cluster/peers.ts';
 import { TransportError } from '../../src/transport/errors.ts';
 import type { Logger } from '../../src/util/logger.ts';
 import { silentLogger } from '../../src/util/logger.ts';
+import { testSession } from '../helpers/node-session.ts';
 
 describe('node session', () => {
   it('ignores an answer that names this node leader when it does not lead, and asks the other managers', async () => {
@@ -26,16 +26,10 @@ describe('node session', () => {
         return { leader: named, now: Date.now(), role: 'manager', managers: [], roots: [], heartbeatMs: 20 };
       },
     } as unknown as PeerNetwork;
-    const session = new NodeSession({
+    const session = testSession(peers, {
       selfId: 'm1',
-      peers,
       managers: () => [{ nodeId: 'm1', addr: '10.0.0.1:4377' }, { nodeId: 'm2', addr: '10.0.0.2:4377' }, { nodeId: 'm3', addr: '10.0.0.3:4377' }],
       advertiseAddr: () => '10.0.0.1:4377',
-      isLocalLeader: () => false,
-      local: () => null,
-      onInfo: () => {},
-      log: silentLogger,
-      heartbeatMs: 20,
     });
     const leader = (): string => session.leader;
     session.start();
@@ -64,17 +58,7 @@ describe('node session', () => {
     } as unknown as PeerNetwork;
     const errors: string[] = [];
     const log: Logger = { ...silentLogger, error: (line: string) => errors.push(line) };
-    const session = new NodeSession({
-      selfId: 'w1',
-      peers,
-      managers: () => [{ nodeId: 'm1', addr: '10.0.0.1:4377' }],
-      advertiseAddr: () => '10.0.0.2:4377',
-      isLocalLeader: () => false,
-      local: () => null,
-      onInfo: () => {},
-      log,
-      heartbeatMs: 20,
-    });
+    const session = testSession(peers, { log });
     session.start();
     try {
       await sleep(150);

@@ -11,9 +11,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import type { Assignment } from '../../src/agent/assignment.ts';
 import { AssignmentCache } from '../../src/cluster/assignment-cache.ts';
-import { NodeSession, OFFLINE_AFTER_BEATS } from '../../src/cluster/node-session.ts';
+import { OFFLINE_AFTER_BEATS } from '../../src/cluster/node-session.ts';
 import type { PeerMessage, PeerNetwork } from '../../src/cluster/peers.ts';
 import { silentLogger } from '../../src/util/logger.ts';
+import { testSession } from '../helpers/node-session.ts';
 
 const assignment = (id: string): Assignment => ({ serviceName: 'web', task: { ID: id } as Assignment['task'] });
 
@@ -50,18 +51,7 @@ function fakePeers() {
 }
 
 function session(peers: PeerNetwork, cache: AssignmentCache, cached: Awaited<ReturnType<AssignmentCache['load']>>) {
-  return new NodeSession({
-    selfId: 'w1',
-    peers,
-    managers: () => [{ nodeId: 'm1', addr: '10.0.0.1:4377' }],
-    advertiseAddr: () => '10.0.0.2:4377',
-    isLocalLeader: () => false,
-    local: () => null,
-    onInfo: () => {},
-    log: silentLogger,
-    heartbeatMs: 20,
-    cache: { cached, save: (assignments) => cache.save(assignments) },
-  });
+  return testSession(peers, { cache: { cached, save: (assignments) => cache.save(assignments) } });
 }
 
 describe('offline node', () => {
