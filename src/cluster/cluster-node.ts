@@ -479,7 +479,14 @@ export class ClusterNode {
     if (this.#agent && this.#agentSource === source) return;
     this.#agentSource = source;
     const previous = this.#agent;
-    const agent = new Agent({ nodeId: this.#options.nodeId, runtime: this.#options.runtime, source, reporter, log: this.#options.log });
+    const agent = new Agent({
+      nodeId: this.#options.nodeId,
+      runtime: this.#options.runtime,
+      source,
+      reporter,
+      log: this.#options.log,
+      drain: (taskId, graceMs) => this.#mesh.drainTask(taskId, graceMs),
+    });
     this.#agent = agent;
     void (previous ? previous.stop() : Promise.resolve()).then(() => {
       if (this.#agent === agent && !this.#stopped) agent.start();

@@ -42,6 +42,9 @@ export class MeshController {
   #applying: Promise<void> | null = null;
   #stopped = false;
   readonly #failedPorts = new Set<string>();
+  /** This node's tasks being stopped: out of rotation here, and refused to other nodes' ingress. */
+  readonly #draining = new Set<string>();
+  #server: MeshStreamServer | null = null;
 
   constructor(options: MeshControllerOptions) {
     this.#options = options;
@@ -49,13 +52,30 @@ export class MeshController {
 
   /** Serves this node's tasks to the other nodes' ingress listeners. */
   serve(peers: StreamServing): void {
-    new MeshStreamServer({
+    this.#server = new MeshStreamServer({
       lookup: (serviceId, taskId, port) => {
+        if (this.#draining.has(taskId)) return null;
         const task = this.#local.get(`${serviceId}/${taskId}`);
         return task && task.targets.has(port) ? task.address : null;
       },
       log: this.#options.log,
-    }).serve(peers);
+    });
+    this.#server.serve(peers);
+  }
+
+  /**
+   * Takes this node's task `taskId` out of rotation before its container is stopped: no listener here hands it a
+   * new connection, other nodes' streams to it are refused (their ingress tries another task), and this resolves
+   * when every connection it serves has ended — those this node's listeners forward and those other nodes forward
+   * to it — or after `graceMs`, when the ones left are reset. Other nodes drop the task from their tables when the
+   * leader's next table arrives; until then a refused stream costs their client one retry, not a failure.
+   */
+  async drainTask(taskId: string, graceMs: number): Promise<void> {
+    this.#draining.add(taskId);
+    await Promise.all([
+      ...[...this.#listeners.values()].map(({ listener }) => listener.drain(taskId, graceMs)),
+      this.#server?.drain(taskId, graceMs),
+    ]);
   }
 
   /**
@@ -98,6 +118,8 @@ export class MeshController {
     for (const service of table.services) {
       const backends: Backend[] = [];
       for (const backend of service.backends) {
+        // Being stopped here; a table older than the stop may still list it.
+        if (this.#draining.has(backend.taskId)) continue;
         if (backend.nodeId !== selfId) {
           backends.push({ taskId: backend.taskId, nodeId: backend.nodeId, address: null });
           continue;
@@ -117,6 +139,9 @@ export class MeshController {
       }
     }
     this.#local = local;
+    for (const taskId of this.#draining) {
+      if (!table.services.some((service) => service.backends.some((backend) => backend.taskId === taskId))) this.#draining.delete(taskId);
+    }
 
     for (const [key, entry] of this.#listeners) {
       const want = wanted.get(key);

@@ -26,6 +26,7 @@ import { resolveMeshLimits, type MeshLimits } from './limits.ts';
 import { MESH_CONNECT, type MeshConnectRequest } from './protocol.ts';
 import type { ProxyAddresses } from './proxy-protocol.ts';
 import { splice, type Splice } from './splice.ts';
+import { TaskConnections, type Cuttable } from './task-connections.ts';
 
 /** What the ingress needs of the peer network (PeerNetwork is the implementation). */
 export interface StreamOpener {
@@ -51,10 +52,17 @@ export interface IngressOptions {
 }
 
 /** A forwarded connection, for drain and stop. */
-interface Connection {
-  taskId: string | null;
-  client: Socket;
-  splice: Splice | null;
+class Connection implements Cuttable {
+  taskId: string | null = null;
+  splice: Splice | null = null;
+  readonly client: Socket;
+  constructor(client: Socket) {
+    this.client = client;
+  }
+  cut(reason: string): void {
+    if (this.splice) this.splice.abort(reason);
+    else this.client.destroy();
+  }
 }
 
 export interface IngressStats {
@@ -68,10 +76,10 @@ export class IngressListener {
   readonly #limits: MeshLimits;
   readonly #now: () => number;
   readonly #balancer = new Balancer();
+  /** Every client connection, and those counted against a task (being reached or forwarded) by task. */
   readonly #connections = new Set<Connection>();
+  readonly #byTask = new TaskConnections<Connection>();
   readonly #perClient = new Map<string, number>();
-  /** Connections' ends that drains wait for, by task. */
-  readonly #endWaiters = new Map<string, Set<() => void>>();
   #server: Server | null = null;
   #stopped = false;
   #refused = 0;
@@ -107,7 +115,7 @@ export class IngressListener {
     if (this.#stopped) return;
     this.#stopped = true;
     const closed = new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
-    for (const connection of this.#connections) this.#reset(connection, 'the published port is closing');
+    for (const connection of this.#connections) connection.cut('the published port is closing');
     await closed;
   }
 
@@ -120,27 +128,9 @@ export class IngressListener {
    * Takes `taskId` out of rotation at once, then resolves when its connections have ended, or when `graceMs`
    * passed — then they are closed. Only after this should its container be stopped.
    */
-  async drain(taskId: string, graceMs: number): Promise<void> {
+  drain(taskId: string, graceMs: number): Promise<void> {
     this.#balancer.drain(taskId);
-    const open = () => [...this.#connections].filter((c) => c.taskId === taskId);
-    if (open().length === 0) return;
-    await new Promise<void>((resolve) => {
-      const waiters = this.#endWaiters.get(taskId) ?? new Set();
-      this.#endWaiters.set(taskId, waiters);
-      const finish = () => {
-        clearTimeout(timer);
-        waiters.delete(check);
-        resolve();
-      };
-      const check = () => {
-        if (open().length === 0) finish();
-      };
-      const timer = setTimeout(() => {
-        for (const connection of open()) this.#reset(connection, `task ${taskId} is stopping and its grace period of ${graceMs} ms ran out`);
-        finish();
-      }, graceMs);
-      waiters.add(check);
-    });
+    return this.#byTask.drain(taskId, graceMs);
   }
 
   stats(): IngressStats {
@@ -158,7 +148,7 @@ export class IngressListener {
     }
     this.#perClient.set(clientAddress, fromClient + 1);
     client.setNoDelay(true);
-    const connection: Connection = { taskId: null, client, splice: null };
+    const connection = new Connection(client);
     this.#connections.add(connection);
     client.once('close', () => {
       const left = (this.#perClient.get(clientAddress) ?? 1) - 1;
@@ -186,11 +176,12 @@ export class IngressListener {
         tried.add(backend.taskId);
         // Counted against the task from now: a drain that starts while it is being reached waits for it too.
         connection.taskId = backend.taskId;
+        this.#byTask.add(backend.taskId, connection);
         try {
           upstream = await this.#reach(backend, proxy);
         } catch (err) {
           connection.taskId = null;
-          this.#ended(backend.taskId);
+          this.#byTask.delete(backend.taskId, connection);
           this.#balancer.release(backend.taskId);
           this.#balancer.failed(backend.taskId, this.#now());
           this.#options.log.debug(`ingress port ${this.port}: task ${backend.taskId} on node ${backend.nodeId} did not accept a connection: ${describeError(err)}`);
@@ -205,7 +196,7 @@ export class IngressListener {
       this.#connections.delete(connection);
       if (connection.taskId) {
         this.#balancer.release(connection.taskId);
-        this.#ended(connection.taskId);
+        this.#byTask.delete(connection.taskId, connection);
       }
       if (!upstream && !gone) this.#options.log.debug(`ingress port ${this.port} of service ${this.#options.serviceId}: no task took a connection after ${tried.size} attempts`);
       client.destroy();
@@ -217,12 +208,7 @@ export class IngressListener {
     await connection.splice.done;
     this.#balancer.release(taskId);
     this.#connections.delete(connection);
-    this.#ended(taskId);
-  }
-
-  /** A connection to `taskId` is over (or went elsewhere): a drain waiting for it may be done. */
-  #ended(taskId: string): void {
-    for (const check of this.#endWaiters.get(taskId) ?? []) check();
+    this.#byTask.delete(taskId, connection);
   }
 
   /** A byte stream to `backend`'s container port, accepted (and, when asked for, its PROXY header written). */
@@ -235,11 +221,6 @@ export class IngressListener {
     if (proxy) request.proxy = proxy;
     const { channel } = await peers.openStream(backend.nodeId, request, connectTimeoutMs);
     return new ChannelStream(channel, maxBufferedBytes);
-  }
-
-  #reset(connection: Connection, reason: string): void {
-    if (connection.splice) connection.splice.abort(reason);
-    else connection.client.destroy();
   }
 }
 

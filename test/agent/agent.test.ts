@@ -1,7 +1,7 @@
 /**
  * The agent against the fake engine. While no manager answers, a container that exits is started again (the same
  * container, after the restart policy's delay); online the same exit is only reported. Stops, which mostly wait out
- * grace periods, run many at once.
+ * grace periods, run many at once; a stop waits first for the task's routing-mesh connections to drain.
  */
 
 import assert from 'node:assert/strict';
@@ -25,7 +25,7 @@ async function until(what: string, check: () => boolean | Promise<boolean>, ms =
   }
 }
 
-function setup(delayMs: number) {
+function setup(delayMs: number, drain?: (taskId: string, graceMs: number) => Promise<void>) {
   const runtime = new FakeRuntime({ images: [IMAGE] });
   const task: Task = {
     ID: 'task1', Version: { Index: 1 }, CreatedAt: iso(T0), UpdatedAt: iso(T0), ServiceID: 's1', Slot: 1, NodeID: 'n1',
@@ -48,6 +48,7 @@ function setup(delayMs: number) {
       },
     },
     log: silentLogger,
+    ...(drain ? { drain } : {}),
   });
   const setOffline = (value: boolean) => {
     offline = value;
@@ -89,6 +90,32 @@ describe('agent', () => {
       await until('the failure reported', () => task.Status.State === 'failed');
       await sleep(100);
       assert.deepEqual(await runningIds(runtime), [], 'the managers decide what replaces it');
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it("drains the task's mesh connections, with its grace period, before stopping its container", async () => {
+    const drains: Array<{ taskId: string; graceMs: number }> = [];
+    let finishDrain!: () => void;
+    const { runtime, task, agent, reports } = setup(0, (taskId, graceMs) => {
+      drains.push({ taskId, graceMs });
+      return new Promise<void>((resolve) => (finishDrain = resolve));
+    });
+    task.Spec = { ...task.Spec, ContainerSpec: { ...task.Spec.ContainerSpec, StopGracePeriod: 3e9 } };
+    agent.start();
+    try {
+      await until('the task running', () => task.Status.State === 'running');
+      const [id] = await runningIds(runtime);
+      task.DesiredState = 'shutdown';
+      agent.kick();
+      await until('the drain asked for', () => drains.length === 1);
+      assert.deepEqual(drains, [{ taskId: 'task1', graceMs: 3_000 }]);
+      await sleep(100);
+      assert.deepEqual(await runningIds(runtime), [id], 'the container runs until its connections are drained');
+      finishDrain();
+      await until('the container stopped', async () => (await runningIds(runtime)).length === 0);
+      await until('shutdown reported', () => reports.some((r) => r.status.State === 'shutdown'));
     } finally {
       await agent.stop();
     }

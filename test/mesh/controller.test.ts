@@ -10,7 +10,8 @@ import { meshTable, type MeshTable } from '../../src/manager/mesh-table.ts';
 import { MeshController } from '../../src/mesh/controller.ts';
 import { silentLogger } from '../../src/util/logger.ts';
 import { clusterWith, iso, node, spec, T0 } from '../helpers/fixtures.ts';
-import { EchoBackend, peerNetworks, roundTrip } from './helpers.ts';
+import { connect, type Socket } from 'node:net';
+import { echo, EchoBackend, peerNetworks, roundTrip } from './helpers.ts';
 
 let mesh: Awaited<ReturnType<typeof peerNetworks>>;
 const controllers: MeshController[] = [];
@@ -23,6 +24,14 @@ async function freePort(): Promise<number> {
   const port = probe.port;
   await new Promise<void>((resolve) => probe.server.close(() => resolve()));
   return port;
+}
+
+/** A connection through `port` on `host`, once connected; the caller ends it. */
+function openAt(port: number, host: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port, allowHalfOpen: true }, () => resolve(socket));
+    socket.once('error', reject);
+  });
 }
 
 function table(published: number, backends: Array<[taskId: string, nodeId: string]>): MeshTable {
@@ -88,6 +97,45 @@ describe('routing mesh controller', () => {
     await Promise.all([n1.update({ services: [] }), n2.update({ services: [] })]);
     assert.deepEqual(n1.ports, []);
     await assert.rejects(roundTrip(published, Buffer.from('closed?')), /ECONNREFUSED/);
+  });
+
+  it('drains a task on its own node: clients that came in through another node finish, new ones go elsewhere, the grace cuts the rest', async () => {
+    const [n1, n2] = controllers as [MeshController, MeshController];
+    const published = await freePort();
+    // One connection through n2 to t1 on n1 (the only task in the table yet).
+    await Promise.all([n1.update(table(published, [['t1', 'n1']])), n2.update(table(published, [['t1', 'n1']]))]);
+    const long = await openAt(published, '127.0.0.6');
+    assert.equal(await echo(long, 'first'), 'first');
+
+    // t2 starts; then t1 is stopped. n2 still has the old table (the leader's next one has not arrived).
+    const both = table(published, [['t1', 'n1'], ['t2', 'n2']]);
+    await Promise.all([n1.update(both), n2.update(both)]);
+    let drained = false;
+    const drain = n1.drainTask('t1', 10_000).then(() => (drained = true));
+    const t1 = containers.get('c-t1')!;
+    const acceptedBefore = t1.accepted.length;
+    // New clients through either node reach t2 only: n1 refuses n2's streams to t1, and n2 tries t2 instead.
+    for (const host of ['127.0.0.1', '127.0.0.6']) {
+      for (let i = 0; i < 3; i++) assert.equal((await roundTrip(published, Buffer.from('new'), host)).reply.toString(), 'newbye');
+    }
+    assert.equal(t1.accepted.length, acceptedBefore, 'the draining task took no new connection');
+    // The connection in flight is untouched and the drain waits for it.
+    assert.equal(await echo(long, 'still there'), 'still there');
+    assert.equal(drained, false);
+    long.end();
+    await drain;
+
+    // The grace running out resets what is left: a stuck client does not hold a stop up for longer.
+    await Promise.all([n1.update(table(published, [['t2', 'n2']])), n2.update(table(published, [['t2', 'n2']]))]);
+    const stuck = await openAt(published, '127.0.0.1');
+    assert.equal(await echo(stuck, 'stuck'), 'stuck');
+    const closed = new Promise<void>((resolve) => stuck.once('close', () => resolve()));
+    const started = performance.now();
+    await n2.drainTask('t2', 200);
+    await closed;
+    const took = performance.now() - started;
+    assert.ok(took >= 150 && took < 2_000, `the stuck connection was cut when the 200 ms grace ran out (after ${took.toFixed(0)} ms)`);
+    await Promise.all([n1.update({ services: [] }), n2.update({ services: [] })]);
   });
 
   it('tables the running tasks of services with ingress ports, leaving out tasks not running or on down nodes', () => {
