@@ -10,7 +10,7 @@ import { describeError, SwarmletError } from '../errors.ts';
 import { DEFAULT_RESTART_DELAY_NS } from '../manager/orchestrator/restart.ts';
 import { isTerminal } from '../manager/state/cluster-state.ts';
 import type { TaskStatusUpdate } from '../manager/state/commands.ts';
-import type { ContainerRuntime, Disposer } from '../runtime/runtime.ts';
+import type { ContainerRuntime, Disposer, PortBinding } from '../runtime/runtime.ts';
 import { failpoint } from '../util/failpoints.ts';
 import { Limiter } from '../util/limiter.ts';
 import { SerialRunner } from '../util/serial-runner.ts';
@@ -222,7 +222,12 @@ export class Agent {
     });
   }
 
-  private status(assignment: Assignment, state: TaskState, message: string, extra: { err?: string; containerId?: string; exitCode?: number; pid?: number } = {}): TaskStatusUpdate {
+  private status(
+    assignment: Assignment,
+    state: TaskState,
+    message: string,
+    extra: { err?: string; containerId?: string; exitCode?: number; pid?: number; ports?: PortBinding[] } = {},
+  ): TaskStatusUpdate {
     return {
       taskId: assignment.task.ID,
       status: {
@@ -232,6 +237,9 @@ export class Agent {
         ...(extra.err ? { Err: extra.err } : {}),
         ...(extra.containerId
           ? { ContainerStatus: { ContainerID: extra.containerId, PID: extra.pid ?? 0, ExitCode: extra.exitCode ?? 0 } }
+          : {}),
+        ...(extra.ports?.length
+          ? { PortStatus: { Ports: extra.ports.map((port) => ({ Protocol: port.protocol, TargetPort: port.target, PublishedPort: port.published!, PublishMode: 'host' as const })) } }
           : {}),
       },
     };
@@ -247,7 +255,7 @@ export class Agent {
       case 'running': {
         const details = await runtime.inspectContainer(action.containerId);
         const message = action.state === 'starting' ? HEALTH_WAIT : 'started';
-        return this.status(action.assignment, action.state, message, { containerId: action.containerId, pid: details?.pid });
+        return this.status(action.assignment, action.state, message, { containerId: action.containerId, pid: details?.pid, ports: details?.ports });
       }
       case 'unhealthy': {
         await this.drainBeforeStop(action.assignment);
@@ -316,8 +324,8 @@ export class Agent {
       return this.status(assignment, 'failed', 'starting', { err: describeError(err), containerId });
     }
     const details = await runtime.inspectContainer(containerId);
-    if (details?.health === 'starting') return this.status(assignment, 'starting', HEALTH_WAIT, { containerId, pid: details.pid });
-    return this.status(assignment, 'running', 'started', { containerId, pid: details?.pid });
+    if (details?.health === 'starting') return this.status(assignment, 'starting', HEALTH_WAIT, { containerId, pid: details.pid, ports: details.ports });
+    return this.status(assignment, 'running', 'started', { containerId, pid: details?.pid, ports: details?.ports });
   }
 
   /**

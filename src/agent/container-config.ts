@@ -1,5 +1,6 @@
 /** Turns an assigned task into the container the engine should run: Swarm's naming, labels and resources. */
 
+import { hostModePorts } from '../manager/orchestrator/task-factory.ts';
 import type { ContainerCreateOptions } from '../runtime/runtime.ts';
 import type { Assignment } from './assignment.ts';
 import { LABEL } from './labels.ts';
@@ -47,5 +48,10 @@ export function containerOptions(assignment: Assignment, image: string): Contain
     capDrop: spec.CapabilityDrop,
     devices: spec.Devices,
     privileged: spec.Privileged,
+    publish: hostModePorts(task.Endpoint).map((port) => ({
+      target: port.TargetPort,
+      protocol: port.Protocol ?? 'tcp',
+      ...(port.PublishedPort ? { published: port.PublishedPort } : {}),
+    })),
   };
 }

@@ -115,7 +115,8 @@ export interface TaskSpec {
   /** Bumped to force a redeploy of otherwise identical tasks. */
   ForceUpdate?: number;
   Runtime?: string;
-  Networks?: Array<{ Target: string; Aliases?: string[] }>;
+  /** The networks the tasks join: a name or ID as sent, the network's ID as stored (the API resolves it). */
+  Networks?: NetworkAttachmentConfig[];
   LogDriver?: { Name: string; Options?: Record<string, string> };
 }
 
@@ -156,8 +157,8 @@ export interface EndpointSpec {
 
 /**
  * The service's endpoint as the cluster made it: the spec it was made from, and its ports with every ingress port's
- * PublishedPort filled in (the ones the manager picked included). VirtualIPs belong to the service's networks and
- * stay unset until the data plane gives them out.
+ * PublishedPort filled in (the ones the manager picked included), and in vip mode one virtual IP on each network the
+ * service is attached to (`10.0.1.2/24`), kept across updates for as long as the network stays attached.
  */
 export interface Endpoint {
   Spec: EndpointSpec;
@@ -169,6 +170,8 @@ export interface ServiceSpec {
   Name: string;
   Labels?: Labels;
   TaskTemplate: TaskSpec;
+  /** Deprecated by Docker in favour of TaskTemplate.Networks; the API moves it there, so it is never stored. */
+  Networks?: NetworkAttachmentConfig[];
   Mode?: ServiceMode;
   UpdateConfig?: UpdateConfig;
   RollbackConfig?: UpdateConfig;
@@ -220,6 +223,8 @@ export interface TaskStatus {
   Message: string;
   Err?: string;
   ContainerStatus?: ContainerStatus;
+  /** The task's host-mode ports as its node bound them (the port the engine picked, when the spec left it out). */
+  PortStatus?: { Ports?: EndpointPortConfig[] };
 }
 
 export interface Task extends Meta {
@@ -234,6 +239,70 @@ export interface Task extends Meta {
   DesiredState: TaskState;
   /** Version of the service spec this task was made from; a mismatch marks the task for update. */
   SpecVersion?: ObjectVersion;
+  /** The service's endpoint when the task was made, as Swarm copies it: the agent binds its host-mode ports. */
+  Endpoint?: Endpoint;
+  /**
+   * The task's address on each network its spec names, in the spec's order, given by the manager when the task is
+   * made (`10.0.1.7/24`). A task whose networks had no free address is rejected instead, and has none.
+   */
+  NetworksAttachments?: NetworkAttachment[];
+}
+
+/** How a service joins a network (Docker's NetworkAttachmentConfig). */
+export interface NetworkAttachmentConfig {
+  /** A network name or ID in a request; the network's ID once stored. */
+  Target: string;
+  /** More names the service answers to on this network, besides its own. */
+  Aliases?: string[];
+  DriverOpts?: Record<string, string>;
+}
+
+/** A network driver and its options (Swarm's Driver): `overlay`, with `encrypted` or an MTU. */
+export interface NetworkDriver {
+  Name: string;
+  Options?: Record<string, string>;
+}
+
+export interface IPAMConfig {
+  Subnet: string;
+  Range?: string;
+  Gateway?: string;
+}
+
+export interface IPAMOptions {
+  Driver: NetworkDriver;
+  Configs?: IPAMConfig[];
+}
+
+/** What a swarm network is asked to be (Swarm's NetworkSpec). */
+export interface NetworkSpec {
+  Name: string;
+  Labels?: Labels;
+  DriverConfiguration?: NetworkDriver;
+  IPv6Enabled?: boolean;
+  Internal?: boolean;
+  /** Standalone containers (`docker run --network`) may join it too, not only services' tasks. */
+  Attachable?: boolean;
+  Ingress?: boolean;
+  /** The addressing the user asked for, if any; the one in use is the network's own IPAMOptions. */
+  IPAMOptions?: IPAMOptions;
+  Scope?: string;
+}
+
+/**
+ * A swarm network as Swarm's store holds it: the spec, the driver's state, and the addressing in use — one IPv4
+ * subnet and its gateway in IPAMOptions.Configs[0].
+ */
+export interface Network extends Meta {
+  Spec: NetworkSpec;
+  DriverState: NetworkDriver;
+  IPAMOptions: IPAMOptions & { Configs: Array<IPAMConfig & { Gateway: string }> };
+}
+
+/** A task's place on a network (Docker's NetworkAttachment): the network as it was, and the task's address on it. */
+export interface NetworkAttachment {
+  Network: Network;
+  Addresses: string[];
 }
 
 export type NodeRole = 'worker' | 'manager';

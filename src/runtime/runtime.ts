@@ -48,6 +48,14 @@ export interface ContainerCreateOptions {
   capDrop?: string[];
   devices?: DeviceMapping[];
   privileged?: boolean;
+  /** Ports bound on the node's addresses (host-mode published ports); no `published` lets the engine pick one. */
+  publish?: PortBinding[];
+}
+
+export interface PortBinding {
+  target: number;
+  protocol: 'tcp' | 'udp' | 'sctp';
+  published?: number;
 }
 
 /** A container's health as the engine judges it: `none` when it has no healthcheck. */
@@ -71,6 +79,8 @@ export interface ContainerDetails extends ContainerSummary {
   address: string;
   pid: number;
   exitCode: number;
+  /** The ports bound on the node for it, as the engine bound them (the port it picked, when none was asked for). */
+  ports: PortBinding[];
   /** The engine's error when the container could not start (e.g. a missing executable). */
   error: string;
   startedAt: string;

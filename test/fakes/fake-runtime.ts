@@ -191,6 +191,8 @@ export class FakeRuntime implements ContainerRuntime {
       health: 'none',
       running: false,
       address: '',
+      // As an engine binds them: a port left out is picked from the ephemeral range.
+      ports: (options.publish ?? []).map((port, i) => ({ ...port, published: port.published ?? 32768 + i })),
       pid: 0,
       exitCode: 0,
       error: '',

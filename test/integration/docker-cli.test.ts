@@ -117,4 +117,27 @@ describe('the stock docker CLI through the swarmlet socket', () => {
     assert.match((await dockerCli(['service', 'ls'])).stdout, /\*:30000->90\/tcp\n/);
     assert.equal((await dockerCli(['service', 'rm', 'pub'])).code, 0);
   });
+
+  it('a host-mode port is bound by the engine on the task\'s node, one task per node, shown in service ps', async () => {
+    const port = 18_000 + Math.floor(Math.random() * 1000);
+    const created = await dockerCli([
+      'service', 'create', '-d', '--name', 'hostport', '--replicas', '2', '--publish', `mode=host,published=${port},target=80`,
+      TEST_IMAGE, 'sh', '-c', 'mkdir -p /srv && echo host-mode > /srv/index.html && exec httpd -f -p 80 -h /srv',
+    ]);
+    assert.equal(created.code, 0, created.stderr);
+    // One node: the second task cannot bind the same port there, and says so.
+    const tasks = await waitFor('one task running, one pending with the reason', async () => {
+      const all = await swarmlet(daemon.socket, ['service', 'ps', 'hostport', '--no-trunc']);
+      return /Running/.test(all.stdout) && /host-mode port already in use on 1 node/.test(all.stdout) ? all.stdout : undefined;
+    });
+    assert.match(tasks, new RegExp(`\\*:${port}->80/tcp`), 'PORTS shows the binding');
+    const page = await waitFor('the page through the bound port', async () => {
+      const response = await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined);
+      return response?.ok ? response.text() : undefined;
+    });
+    assert.equal(page.trim(), 'host-mode');
+    const dockerPs = await dockerCli(['service', 'ps', 'hostport', '--no-trunc']);
+    assert.equal(withoutAges((await swarmlet(daemon.socket, ['service', 'ps', 'hostport', '--no-trunc'])).stdout), withoutAges(dockerPs.stdout));
+    assert.equal((await dockerCli(['service', 'rm', 'hostport'])).code, 0);
+  });
 });

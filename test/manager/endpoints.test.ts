@@ -65,10 +65,25 @@ describe('published ports in the state', () => {
     // A port the manager picked is held just the same.
     create(machine, 's3', 'picked', [ingress(80)]);
     refused(() => create(machine, 's4', 'late', [ingress(80, DYNAMIC_PORT_START)]), /port '30000' is already in use by service 'picked' \(s3\)/);
-    // Other protocol, or host mode: no conflict.
+    // Another protocol: no conflict.
     create(machine, 's5', 'udp', [ingress(80, 8080, 'udp')]);
-    create(machine, 's6', 'host', [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' }]);
-    assert.deepEqual(portsOf(machine, 's6'), [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' }]);
+  });
+
+  it('keeps host-mode ports off ingress ports both ways, lets two services share a host-mode port, and never picks one', () => {
+    const machine = clusterWith();
+    const host = (target: number, published: number) => ({ Protocol: 'tcp' as const, TargetPort: target, PublishedPort: published, PublishMode: 'host' as const });
+    create(machine, 's1', 'web', [ingress(80, 8080)]);
+    const before = JSON.stringify(machine.state);
+    // The mesh listens on 8080 on every node: a task binding it would fail wherever it went.
+    refused(() => create(machine, 's2', 'host', [host(80, 8080)]), /^port '8080' is already in use by service 'web' \(s1\) as an ingress port.*publish another port in host mode$/);
+    refused(() => create(machine, 's2', 'both', [ingress(80, 9090), host(81, 9090)]), /^port '9090' is published in both ingress and host mode/);
+    assert.equal(JSON.stringify(machine.state), before);
+    create(machine, 's3', 'host-a', [host(80, DYNAMIC_PORT_START)]);
+    create(machine, 's4', 'host-b', [host(80, DYNAMIC_PORT_START)]);
+    assert.deepEqual(portsOf(machine, 's4'), [host(80, DYNAMIC_PORT_START)], 'the scheduler keeps them on different nodes');
+    refused(() => create(machine, 's5', 'late', [ingress(80, DYNAMIC_PORT_START)]), /published in host mode by service 'host-a' \(s3\)/);
+    create(machine, 's6', 'picked', [ingress(80)]);
+    assert.equal(portsOf(machine, 's6')![0]!.PublishedPort, DYNAMIC_PORT_START + 1, 'a picked ingress port skips host-mode ports');
   });
 
   it('keeps a picked port across updates while the target and protocol stay published, and frees it after', () => {

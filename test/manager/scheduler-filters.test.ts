@@ -125,6 +125,30 @@ describe('scheduler filters', () => {
     assert.equal(more.get('t3'), 'no suitable node (max replicas per node limit reached on 3 nodes)');
   });
 
+  it('never puts two tasks binding one host-mode port on a node, whichever services they belong to', () => {
+    const endpoint = (published: number | undefined, protocol: 'tcp' | 'udp' = 'tcp') => ({
+      Spec: {},
+      Ports: [{ Protocol: protocol, TargetPort: 80, ...(published ? { PublishedPort: published } : {}), PublishMode: 'host' as const }],
+    });
+    const withPort = <T extends ReturnType<typeof pendingTask>>(task: T, published: number | undefined, protocol: 'tcp' | 'udp' = 'tcp'): T => ({ ...task, Endpoint: endpoint(published, protocol) });
+    const nodes = [node('n1'), node('n2'), node('n3')];
+    // Another service's task binds 8080 on n1; three new tasks binding 8080 fit on n2 and n3 only.
+    const tasks = [
+      withPort(runningTask('other', 's2', taskSpec(), 'n1'), 8080),
+      ...['t1', 't2', 't3'].map((id) => withPort(pendingTask(id, 's1', taskSpec()), 8080)),
+    ];
+    const decided = scheduleOnce(nodes, tasks);
+    assert.deepEqual([decided.get('t1'), decided.get('t2')].sort(), ['n2', 'n3']);
+    assert.equal(decided.get('t3'), 'no suitable node (host-mode port already in use on 3 nodes)');
+    // Another protocol, or a port the engine picks, clashes with nothing.
+    const free = scheduleOnce(nodes, [
+      withPort(runningTask('other', 's2', taskSpec(), 'n1'), 8080),
+      ...['t1', 't2', 't3'].map((id) => withPort(pendingTask(id, 's1', taskSpec()), 8080, 'udp')),
+      ...['t4', 't5', 't6', 't7'].map((id) => withPort(pendingTask(id, 's3', taskSpec()), undefined)),
+    ]);
+    assert.ok([...free.values()].every((placed) => /^n\d$/.test(placed)), JSON.stringify([...free]));
+  });
+
   it('checks a global task on its own node only, and explains for that node', () => {
     const nodes = [node('n1', { memory: 64 * MB }), node('n2')];
     const spec = taskSpec({ Resources: { Reservations: { MemoryBytes: 128 * MB } } });

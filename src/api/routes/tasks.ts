@@ -36,7 +36,7 @@ export function taskMatches(state: ClusterState, task: Task, filters: Filters): 
     accepts(filters, 'node', (id) => task.NodeID === id) &&
     accepts(filters, 'desired-state', (d) => task.DesiredState === d || (d === 'shutdown' && task.DesiredState === 'remove')) &&
     (filters.get('label') ?? []).every((label) => labelMatches(task.Labels, label)) &&
-    accepts(filters, '_up-to-date', (wanted) => (service !== undefined && !isOutdated(task, service.Spec.TaskTemplate)) === (wanted === 'true' || wanted === '1'))
+    accepts(filters, '_up-to-date', (wanted) => (service !== undefined && !isOutdated(task, service)) === (wanted === 'true' || wanted === '1'))
   );
 }
 

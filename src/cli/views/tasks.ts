@@ -41,6 +41,11 @@ export function errorCell(err: string | undefined, noTrunc: boolean): string {
   return `"${shown}"`;
 }
 
+/** The PORTS cell: the host-mode ports the task's node bound, as `*:8080->80/tcp`, comma-separated. */
+export function taskPortsCell(task: Task): string {
+  return (task.Status.PortStatus?.Ports ?? []).map((port) => `*:${port.PublishedPort}->${port.TargetPort}/${port.Protocol ?? 'tcp'}`).join(',');
+}
+
 /** Tasks in Docker's display order, each with its (possibly indented) name. */
 export function orderTasks(tasks: readonly Task[], serviceNames: ReadonlyMap<string, string>): Array<{ task: Task; name: string }> {
   const named = tasks.map((task) => ({ task, name: taskName(task, serviceNames) }));
@@ -66,7 +71,7 @@ export function taskRows(tasks: readonly Task[], view: TaskViewContext): string[
       capitalize(task.DesiredState),
       stateSince(task.Status.State, task.Status.Timestamp, view.now),
       errorCell(task.Status.Err, view.noTrunc),
-      '',
+      taskPortsCell(task),
     ];
   });
 }

@@ -45,7 +45,7 @@ export function reconcileGlobal(service: Service, tasks: Task[], nodes: Node[], 
     const list = (byNode.get(nodeId) ?? []).sort((a, b) => (a.CreatedAt < b.CreatedAt ? 1 : -1));
     const live = list.filter(isLive);
     if (live.length > 0) {
-      if (isOutdated(live[0]!, service.Spec.TaskTemplate)) {
+      if (isOutdated(live[0]!, service)) {
         retire(changes, live[0]!, ctx);
         changes.add(newTask(service, newId(ctx.random), isoTime(ctx.now), { nodeId }));
       }

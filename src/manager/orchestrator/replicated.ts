@@ -27,7 +27,6 @@ export function tasksBySlot(tasks: Task[]): Map<number, Task[]> {
 export function reconcileReplicated(service: Service, tasks: Task[], changes: Changes, ctx: PassContext): void {
   const replicas = service.Spec.Mode?.Replicated?.Replicas ?? 1;
   const slots = tasksBySlot(tasks.map((task) => changes.view(task)));
-  const spec = service.Spec.TaskTemplate;
   const now = isoTime(ctx.now);
 
   // Scale down: every live task above the desired count is retired.
@@ -45,7 +44,7 @@ export function reconcileReplicated(service: Service, tasks: Task[], changes: Ch
       // A slot holds one live task; an extra one (never expected) is retired, keeping the newest.
       for (const extra of live.slice(1)) retire(changes, extra, ctx);
       const current = live[0]!;
-      if (isOutdated(current, spec)) stale.push(current);
+      if (isOutdated(current, service)) stale.push(current);
       else if (current.Status.State !== 'running') updating++;
       continue;
     }

@@ -33,8 +33,8 @@ export function refill(service: Service, history: Task[], changes: Changes, ctx:
   const spec = service.Spec.TaskTemplate;
   const ended = history.find((task) => task.DesiredState === 'running');
   if (ended) {
-    if (!isOutdated(ended, spec)) {
-      const attempts = history.filter((task) => ENDED_ON_ITS_OWN.has(task.Status.State) && !isOutdated(task, spec));
+    if (!isOutdated(ended, service)) {
+      const attempts = history.filter((task) => ENDED_ON_ITS_OWN.has(task.Status.State) && !isOutdated(task, service));
       const decision = decideRestart(spec.RestartPolicy, ended, attempts, ctx.now);
       if (!decision.restart || decision.at > ctx.now) return;
     }

@@ -1,6 +1,6 @@
 /** Making a task from a service, and telling whether a task still matches its service's spec. */
 
-import type { Service, Task, TaskSpec } from '../../api/types.ts';
+import type { Endpoint, EndpointPortConfig, Service, Task } from '../../api/types.ts';
 
 export function newTask(service: Service, id: string, now: string, placement: { slot?: number; nodeId?: string }): Task {
   return {
@@ -16,7 +16,13 @@ export function newTask(service: Service, id: string, now: string, placement: { 
     Status: { Timestamp: now, State: 'pending', Message: 'pending task scheduling' },
     DesiredState: 'running',
     SpecVersion: { Index: service.Version.Index },
+    ...(service.Endpoint?.Ports?.length ? { Endpoint: structuredClone(service.Endpoint) } : {}),
   };
+}
+
+/** The ports a task binds on its own node (host mode): part of what the task runs with, unlike ingress ports. */
+export function hostModePorts(endpoint: Endpoint | undefined): EndpointPortConfig[] {
+  return (endpoint?.Ports ?? []).filter((port) => port.PublishMode === 'host');
 }
 
 /** JSON with sorted keys, so two specs that differ only in key order compare equal. */
@@ -28,7 +34,13 @@ function canonical(value: unknown): string {
   );
 }
 
-/** A task is out of date when the service's task template changed since it was made (scaling does not count). */
-export function isOutdated(task: Task, spec: TaskSpec): boolean {
-  return canonical(task.Spec) !== canonical(spec);
+/**
+ * A task is out of date when the service's task template or its host-mode ports changed since it was made (scaling
+ * does not count, nor do ingress ports: the routing mesh follows those without touching the tasks).
+ */
+export function isOutdated(task: Task, service: Service): boolean {
+  return (
+    canonical(task.Spec) !== canonical(service.Spec.TaskTemplate) ||
+    canonical(hostModePorts(task.Endpoint)) !== canonical(hostModePorts(service.Endpoint))
+  );
 }

@@ -9,14 +9,15 @@ import { matches, parseConstraint } from './constraints.ts';
 import type { ImageReference } from './image-reference.ts';
 import { parseImageReference } from './image-reference.ts';
 import type { NodeInfo } from './node-info.ts';
+import { boundHostPorts } from './node-info.ts';
 import { ImageCatalog } from './node-images.ts';
 import type { Platform } from './platform.ts';
 import { canRun, normalizePlatform } from './platform.ts';
 
 /**
- * One stage of the pipeline. A filter may read only the task's ServiceID, Spec.Placement, Spec.Resources and
- * Spec.ContainerSpec.Image: the scheduler decides tasks that agree on these as one group, and asks the filters
- * once per group rather than once per task.
+ * One stage of the pipeline. A filter may read only the task's ServiceID, Spec.Placement, Spec.Resources,
+ * Spec.ContainerSpec.Image and its host-mode ports: the scheduler decides tasks that agree on these as one group,
+ * and asks the filters once per group rather than once per task.
  */
 export interface Filter {
   /**
@@ -207,6 +208,22 @@ export class MaxReplicasFilter implements Filter {
   }
 }
 
+/** A host-mode published port binds on the task's node: a node where another task binds it already cannot take one. */
+export class HostPortFilter implements Filter {
+  readonly dynamic = true;
+  private ports: string[] = [];
+  setTask(task: Task): boolean {
+    this.ports = boundHostPorts(task);
+    return this.ports.length > 0;
+  }
+  check(info: NodeInfo): boolean {
+    return this.ports.every((port) => !info.hostPorts.has(port));
+  }
+  explain(nodes: number): string {
+    return `host-mode port already in use on ${plural(nodes)}`;
+  }
+}
+
 /**
  * The pipeline, in order: what the node is (state, labels, machine, images) before what it holds, cheap and
  * decisive checks first. The image filter follows the platform filter so that a node of the wrong machine is
@@ -223,5 +240,6 @@ export function defaultFilters(): Filter[] {
     new MemoryLimitFilter(), // the engine can enforce a memory limit
     new ResourceFilter(), // --reserve-memory, --reserve-cpu
     new MaxReplicasFilter(), // --replicas-max-per-node
+    new HostPortFilter(), // --publish mode=host,published=PORT
   ];
 }

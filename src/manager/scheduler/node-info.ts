@@ -5,6 +5,7 @@
  */
 
 import type { Node, Task } from '../../api/types.ts';
+import { hostModePorts } from '../orchestrator/task-factory.ts';
 import { holdsResources } from '../state/cluster-state.ts';
 import type { Platform } from './platform.ts';
 import { nodePlatform } from './platform.ts';
@@ -22,6 +23,15 @@ export interface NodeInfo {
   /** Tasks on the node that are wanted running, per service, for --replicas-max-per-node. */
   liveByService: Map<string, number>;
   totalTasks: number;
+  /** Host-mode ports the node's tasks bind, as `8080/tcp`: two tasks cannot both bind one. */
+  hostPorts: Set<string>;
+}
+
+/** The `PORT/PROTOCOL` keys of the host-mode ports a task binds on its node; a port the engine picks never clashes. */
+export function boundHostPorts(task: Task): string[] {
+  return hostModePorts(task.Endpoint)
+    .filter((port) => port.PublishedPort)
+    .map((port) => `${port.PublishedPort}/${port.Protocol ?? 'tcp'}`);
 }
 
 export function buildNodeInfos(nodes: Node[], tasks: Task[], unresponsive?: ReadonlySet<string>): Map<string, NodeInfo> {
@@ -36,6 +46,7 @@ export function buildNodeInfos(nodes: Node[], tasks: Task[], unresponsive?: Read
       tasksByService: new Map(),
       liveByService: new Map(),
       totalTasks: 0,
+      hostPorts: new Set(),
     });
   }
   for (const task of tasks) {
@@ -52,4 +63,5 @@ export function addTask(info: NodeInfo, task: Task): void {
   info.tasksByService.set(task.ServiceID, (info.tasksByService.get(task.ServiceID) ?? 0) + 1);
   if (task.DesiredState === 'running') info.liveByService.set(task.ServiceID, (info.liveByService.get(task.ServiceID) ?? 0) + 1);
   info.totalTasks += 1;
+  for (const port of boundHostPorts(task)) info.hostPorts.add(port);
 }

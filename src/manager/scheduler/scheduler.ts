@@ -14,7 +14,7 @@ import { isoTime } from '../orchestrator/context.ts';
 import type { Filter } from './filters.ts';
 import { defaultFilters } from './filters.ts';
 import type { NodeInfo } from './node-info.ts';
-import { addTask, buildNodeInfos } from './node-info.ts';
+import { addTask, boundHostPorts, buildNodeInfos } from './node-info.ts';
 import { SpreadCounts, spreadDescriptors } from './preferences.ts';
 import type { Pipeline } from './task-group.ts';
 import { TaskGroup } from './task-group.ts';
@@ -128,5 +128,5 @@ class Refused {
 /** What the filters may read of a task (see `Filter`): tasks that agree on it are one group. */
 function groupKey(task: Task): string {
   const { Placement, Resources, ContainerSpec } = task.Spec;
-  return `${task.ServiceID}\0${ContainerSpec.Image}\0${JSON.stringify(Placement ?? null)}\0${JSON.stringify(Resources ?? null)}`;
+  return `${task.ServiceID}\0${ContainerSpec.Image}\0${JSON.stringify(Placement ?? null)}\0${JSON.stringify(Resources ?? null)}\0${boundHostPorts(task).join()}`;
 }

@@ -8,9 +8,9 @@
  * and the command — every manager picks the same port.
  *
  * Host-mode ports are not given out here: they open only on the nodes running a task, so two services may both ask
- * for 8080 in host mode as long as no node runs both. That check belongs to the scheduler, per node, and is not
- * written yet: until it is, two host-mode tasks asking for the same port on one node are both placed there, and the
- * engine refuses the second container's port binding.
+ * for 8080 in host mode as long as no node runs both — the scheduler's host-port filter sees to that, per node.
+ * A host-mode port may not be an ingress port of any service, though (its own included): the routing mesh listens
+ * on ingress ports on every node, so the task's binding would fail wherever it went.
  */
 
 import type { Endpoint, EndpointPortConfig, Service, ServiceSpec } from '../../api/types.ts';
@@ -55,6 +55,22 @@ export function makeEndpoint(id: string, spec: ServiceSpec, previous: Endpoint |
     }
   }
 
+  const hostPorts = new Map<string, Service | null>();
+  for (const port of ports) {
+    if (!isIngress(port) && port.PublishedPort) hostPorts.set(keyOf(port.PublishedPort, port), null);
+  }
+  for (const service of services) {
+    if (service.ID === id) continue;
+    for (const port of service.Endpoint?.Ports ?? []) {
+      if (!isIngress(port) && port.PublishedPort && !hostPorts.has(keyOf(port.PublishedPort, port))) hostPorts.set(keyOf(port.PublishedPort, port), service);
+    }
+  }
+  const mixed = (key: string, port: EndpointPortConfig, holder: Service | null | undefined) =>
+    invalidArgument(
+      `port '${port.PublishedPort}' is ${holder ? `published in host mode by service '${holder.Spec.Name}' (${holder.ID})` : 'published in both ingress and host mode'}` +
+        ` and cannot also be an ingress port (${key}): the routing mesh listens on ingress ports on every node; publish another port`,
+    );
+
   // The ports the spec names first, so that a port picked below never takes one the spec asks for.
   const claimed = new Set<string>();
   for (const port of ports) {
@@ -66,10 +82,22 @@ export function makeEndpoint(id: string, spec: ServiceSpec, previous: Endpoint |
           'publish another port, or leave published= out to get a free one',
       );
     }
+    if (hostPorts.has(keyOf(port.PublishedPort, port))) throw mixed(keyOf(port.PublishedPort, port), port, hostPorts.get(keyOf(port.PublishedPort, port)));
     claimed.add(keyOf(port.PublishedPort, port));
   }
+  for (const port of ports) {
+    if (isIngress(port) || !port.PublishedPort) continue;
+    const holder = heldBy.get(keyOf(port.PublishedPort, port));
+    if (holder) {
+      throw invalidArgument(
+        `port '${port.PublishedPort}' is already in use by service '${holder.Spec.Name}' (${holder.ID}) as an ingress port, ` +
+          'which the routing mesh listens on on every node: publish another port in host mode',
+      );
+    }
+  }
 
-  const free = (published: number, port: EndpointPortConfig) => !claimed.has(keyOf(published, port)) && !heldBy.has(keyOf(published, port));
+  const free = (published: number, port: EndpointPortConfig) =>
+    !claimed.has(keyOf(published, port)) && !heldBy.has(keyOf(published, port)) && !hostPorts.has(keyOf(published, port));
   const kept = (previous?.Ports ?? []).filter((port) => isIngress(port) && port.PublishedPort);
   const pick = (port: EndpointPortConfig): number => {
     const before = kept.find(

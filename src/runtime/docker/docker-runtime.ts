@@ -19,6 +19,7 @@ import type {
   EngineInfo,
   ImageListing,
   ImageSummary,
+  PortBinding,
   SubscribeOptions,
 } from '../runtime.ts';
 import { EngineClient, jsonLines } from './engine-client.ts';
@@ -45,6 +46,20 @@ function containerAddress(settings: EngineContainerInspect['NetworkSettings']): 
   return Object.values(settings?.Networks ?? {}).find((network) => network.IPAddress)?.IPAddress ?? '';
 }
 
+/** `{"80/tcp": [{HostPort: "8080"}]}` as bindings; an engine binding IPv4 and IPv6 lists the port twice, kept once. */
+function boundPorts(ports: NonNullable<EngineContainerInspect['NetworkSettings']>['Ports']): PortBinding[] {
+  const bound = new Map<string, PortBinding>();
+  for (const [key, hosts] of Object.entries(ports ?? {})) {
+    const [target, protocol] = key.split('/');
+    if (protocol !== 'tcp' && protocol !== 'udp' && protocol !== 'sctp') continue;
+    for (const host of hosts ?? []) {
+      const published = Number(host.HostPort);
+      if (Number.isInteger(published) && published > 0) bound.set(`${key}:${published}`, { target: Number(target), protocol, published });
+    }
+  }
+  return [...bound.values()];
+}
+
 const toHealth = (status: string | undefined): ContainerHealth =>
   status === 'starting' || status === 'healthy' || status === 'unhealthy' ? status : 'none';
 
@@ -57,7 +72,11 @@ export function healthOf(status: string | undefined): ContainerHealth {
 interface EngineContainerInspect {
   Id: string;
   Name: string;
-  NetworkSettings?: { IPAddress?: string; Networks?: Record<string, { IPAddress?: string }> | null };
+  NetworkSettings?: {
+    IPAddress?: string;
+    Networks?: Record<string, { IPAddress?: string }> | null;
+    Ports?: Record<string, Array<{ HostIp?: string; HostPort?: string }> | null> | null;
+  };
   Config: { Image: string; Labels?: Labels | null };
   State: {
     Status: string;
@@ -120,6 +139,17 @@ export function createBody(options: ContainerCreateOptions): Record<string, unkn
   if (options.capDrop?.length) hostConfig.CapDrop = options.capDrop;
   if (options.devices?.length) hostConfig.Devices = options.devices;
   if (options.privileged) hostConfig.Privileged = true;
+  let exposed: Record<string, Record<string, never>> | undefined;
+  if (options.publish?.length) {
+    exposed = {};
+    const bindings: Record<string, Array<{ HostPort: string }>> = {};
+    for (const port of options.publish) {
+      const key = `${port.target}/${port.protocol}`;
+      exposed[key] = {};
+      (bindings[key] ??= []).push({ HostPort: port.published ? String(port.published) : '' });
+    }
+    hostConfig.PortBindings = bindings;
+  }
   return {
     Image: options.image,
     Labels: options.labels,
@@ -134,6 +164,7 @@ export function createBody(options: ContainerCreateOptions): Record<string, unkn
     StopSignal: options.stopSignal,
     StopTimeout: options.stopTimeout,
     ...(options.healthcheck ? { Healthcheck: options.healthcheck } : {}),
+    ...(exposed ? { ExposedPorts: exposed } : {}),
     HostConfig: hostConfig,
   };
 }
@@ -236,6 +267,7 @@ export class DockerRuntime implements ContainerRuntime {
         health: toHealth(state.Health?.Status),
         running: state.Running,
         address: containerAddress(body.NetworkSettings),
+        ports: boundPorts(body.NetworkSettings?.Ports),
         pid: state.Pid,
         exitCode: state.ExitCode,
         error: state.Error,
