@@ -18,7 +18,7 @@ import type { Logger } from '../util/logger.ts';
 import type { Assignment, AssignmentSource, StatusReporter } from './assignment.ts';
 import { containerOptions } from './container-config.ts';
 import { resolveLocalImage } from './image.ts';
-import { nodeFilter } from './labels.ts';
+import { LABEL, nodeFilter } from './labels.ts';
 import type { AgentAction } from './plan.ts';
 import { planAgent } from './plan.ts';
 
@@ -53,6 +53,11 @@ export interface AgentOptions {
    * after the grace (milliseconds). Called before a wanted stop, so clients are never cut mid-request by one.
    */
   drain?: (taskId: string, graceMs: number) => Promise<void>;
+  /**
+   * The engine says a task's container died: the node's routing mesh takes it out of rotation at once, before the
+   * managers hear of it, so no client waits on a connection to an address that is gone.
+   */
+  onContainerDied?: (taskId: string) => void;
 }
 
 export class Agent {
@@ -76,7 +81,7 @@ export class Agent {
   private engineDown = false;
 
   constructor(options: AgentOptions) {
-    this.options = { now: Date.now, resyncInterval: 5_000, concurrency: 4, drain: async () => {}, ...options };
+    this.options = { now: Date.now, resyncInterval: 5_000, concurrency: 4, drain: async () => {}, onContainerDied: () => {}, ...options };
     this.engineCalls = new Limiter(this.options.concurrency);
   }
 
@@ -131,7 +136,11 @@ export class Agent {
         if (!health && !['die', 'start', 'destroy', 'oom', 'stop'].includes(event.action)) return;
         this.kick();
         // The engine may announce a death before its container list says so: look again a moment later.
-        if (event.action === 'die' || event.action === 'oom') setTimeout(() => this.kick(), 250).unref();
+        if (event.action === 'die' || event.action === 'oom') {
+          const taskId = event.labels[LABEL.taskId];
+          if (taskId) this.options.onContainerDied(taskId);
+          setTimeout(() => this.kick(), 250).unref();
+        }
       },
       () => {
         // The stream broke (engine restart): resubscribe shortly and resync, since events were missed.

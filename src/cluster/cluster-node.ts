@@ -486,6 +486,7 @@ export class ClusterNode {
       reporter,
       log: this.#options.log,
       drain: (taskId, graceMs) => this.#mesh.drainTask(taskId, graceMs),
+      onContainerDied: (taskId) => this.#mesh.taskDied(taskId),
     });
     this.#agent = agent;
     void (previous ? previous.stop() : Promise.resolve()).then(() => {
@@ -592,7 +593,10 @@ export class ClusterNode {
         now: () => (manager ? Date.now() : null),
         isRevoked: (id) => Boolean(security()?.revoked[id]),
         signingKeyOf: (id) => security()?.members[id]?.signingKey,
-        acceptRoles: manager || membership.role === 'manager' ? ['manager', 'worker'] : ['manager'],
+        // Workers take workers too, for the routing mesh (a task on one, a client on the other), but only those the
+        // leader's last mesh table lists as members: a worker has no revocation list of its own.
+        acceptRoles: ['manager', 'worker'],
+        ...(manager || membership.role === 'manager' ? {} : { admitsWorker: (id: string) => this.#mesh.isMember(id) }),
       }),
     };
   }
@@ -604,6 +608,9 @@ export class ClusterNode {
     for (const known of this.#membership?.managers ?? []) if (known.nodeId === nodeId) addresses.push(known.addr);
     const discovered = this.#discovered.get(nodeId);
     if (discovered) addresses.push(discovered);
+    // A worker reaching a task on another worker: the leader's mesh table says where that node is.
+    const meshKnown = this.#mesh.nodeAddress(nodeId);
+    if (meshKnown) addresses.push(meshKnown);
     return [...new Set(addresses)];
   }
 

@@ -37,6 +37,12 @@ export interface MemberRules {
   signingKeyOf(nodeId: string): string | undefined;
   /** Roles accepted from peers (a worker accepts only managers). */
   acceptRoles: ReadonlyArray<'manager' | 'worker'>;
+  /**
+   * On a worker, which holds no revocation list: whether a worker peer is a member now, as the leader last said.
+   * Workers reach each other only for the routing mesh; a node removed since is refused by this, not by its
+   * certificate, which stays valid until it expires.
+   */
+  admitsWorker?(nodeId: string): boolean;
 }
 
 export function verifyMember(rules: MemberRules): VerifyPeer {
@@ -49,6 +55,9 @@ export function verifyMember(rules: MemberRules): VerifyPeer {
     const known = rules.signingKeyOf(cert.nodeId);
     if (known !== undefined && known !== cert.signingKey) return new Error(`node ${cert.nodeId} shows keys other than those it joined with`);
     if (!rules.acceptRoles.includes(cert.role)) return new Error(`a ${cert.role} may not connect here (only ${rules.acceptRoles.join(' or ')})`);
+    if (cert.role === 'worker' && rules.admitsWorker && !rules.admitsWorker(cert.nodeId)) {
+      return new Error(`worker ${cert.nodeId} is not a member of this cluster as far as this node last heard from its leader`);
+    }
     return { nodeId: cert.nodeId, signingKey: fromBase64url(cert.signingKey, KEY_BYTES)! };
   };
 }

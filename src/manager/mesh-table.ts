@@ -29,6 +29,13 @@ export interface MeshService {
 
 export interface MeshTable {
   services: MeshService[];
+  /**
+   * The transport address of every node that runs a backend. A worker holds no cluster state and knows only the
+   * managers' addresses by itself; without these it could not reach a task on another worker.
+   */
+  addresses?: Record<string, string>;
+  /** The cluster's members now (removed nodes left out): the workers a worker may take mesh streams from. */
+  members?: string[];
 }
 
 export function meshTable(state: ClusterState): MeshTable {
@@ -50,5 +57,12 @@ export function meshTable(state: ClusterState): MeshTable {
     services.push({ serviceId: service.ID, ports, backends });
   }
   services.sort((a, b) => (a.serviceId < b.serviceId ? -1 : 1));
-  return { services };
+  const addresses: Record<string, string> = {};
+  for (const nodeId of [...new Set(services.flatMap((service) => service.backends.map((backend) => backend.nodeId)))].sort()) {
+    const addr = state.security?.members[nodeId]?.addr;
+    if (addr) addresses[nodeId] = addr;
+  }
+  const security = state.security;
+  const members = security ? Object.keys(security.members).filter((id) => !security.revoked[id]).sort() : [];
+  return { services, addresses, members };
 }

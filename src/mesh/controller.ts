@@ -45,6 +45,10 @@ export class MeshController {
   /** This node's tasks being stopped: out of rotation here, and refused to other nodes' ingress. */
   readonly #draining = new Set<string>();
   #server: MeshStreamServer | null = null;
+  /** Where the nodes running backends listen, from the last table applied. */
+  #nodeAddresses = new Map<string, string>();
+  /** The cluster's members, from the last table applied. */
+  #members = new Set<string>();
 
   constructor(options: MeshControllerOptions) {
     this.#options = options;
@@ -112,6 +116,8 @@ export class MeshController {
 
   async #apply(table: MeshTable): Promise<void> {
     const { selfId } = this.#options;
+    this.#nodeAddresses = new Map(Object.entries(table.addresses ?? {}));
+    this.#members = new Set(table.members ?? []);
     const local = new Map<string, LocalTask>();
     let unresolved = false;
     const wanted = new Map<string, { serviceId: string; target: number; backends: Backend[] }>();
@@ -189,6 +195,25 @@ export class MeshController {
     const address = await this.#options.containerAddress(containerId).catch(() => null);
     if (address) this.#addresses.set(containerId, address);
     return address;
+  }
+
+  /**
+   * This node's task `taskId` lost its container (the engine said so): out of rotation here and refused to other
+   * nodes at once — its connections are gone with it — without waiting for the leader's next table.
+   */
+  taskDied(taskId: string): void {
+    if (![...this.#local.keys()].some((key) => key.endsWith(`/${taskId}`))) return;
+    void this.drainTask(taskId, 0);
+  }
+
+  /** The transport address of node `nodeId` as the last table gave it, for dialing a task's node. */
+  nodeAddress(nodeId: string): string | undefined {
+    return this.#nodeAddresses.get(nodeId);
+  }
+
+  /** Whether the last table applied lists `nodeId` as a member of the cluster. */
+  isMember(nodeId: string): boolean {
+    return this.#members.has(nodeId);
   }
 
   /** The published ports listened on, for tests and `stats`. */

@@ -34,6 +34,7 @@ function setup(delayMs: number, drain?: (taskId: string, graceMs: number) => Pro
   };
   const assignments: Assignment[] = [{ task, serviceName: 'web' }];
   const reports: TaskStatusUpdate[] = [];
+  const died: string[] = [];
   let offline = false;
   const listeners = new Set<() => void>();
   const agent = new Agent({
@@ -48,13 +49,14 @@ function setup(delayMs: number, drain?: (taskId: string, graceMs: number) => Pro
       },
     },
     log: silentLogger,
+    onContainerDied: (taskId) => died.push(taskId),
     ...(drain ? { drain } : {}),
   });
   const setOffline = (value: boolean) => {
     offline = value;
     for (const listener of listeners) listener();
   };
-  return { runtime, task, agent, reports, setOffline };
+  return { runtime, task, agent, reports, died, setOffline };
 }
 
 const runningIds = async (runtime: FakeRuntime) => (await runtime.listContainers([])).filter((c) => c.state === 'running').map((c) => c.id);
@@ -80,13 +82,14 @@ describe('agent', () => {
     }
   });
 
-  it('only reports the exit while a manager answers', async () => {
-    const { runtime, task, agent } = setup(0);
+  it('only reports the exit while a manager answers, and tells the routing mesh at once', async () => {
+    const { runtime, task, agent, died } = setup(0);
     agent.start();
     try {
       await until('the task running', () => task.Status.State === 'running');
       const [id] = await runningIds(runtime);
       runtime.exitContainer(id!, 1);
+      await until('the mesh told', () => died.includes('task1'));
       await until('the failure reported', () => task.Status.State === 'failed');
       await sleep(100);
       assert.deepEqual(await runningIds(runtime), [], 'the managers decide what replaces it');

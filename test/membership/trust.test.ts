@@ -49,6 +49,13 @@ describe('member trust', () => {
     assert.match(refusal(verifyMember(rules({ now: () => T0 + 30 * DAY }))(encodeCertificate(cert('worker')))), /expired/);
   });
 
+  it('lets a worker take a worker the leader lists as a member, and no other, while managers pass as before', () => {
+    const onWorker = (members: string[]) => rules({ now: () => null, admitsWorker: (id) => members.includes(id) });
+    assert.ok(!(verifyMember(onWorker(['alice']))(encodeCertificate(cert('worker'))) instanceof Error));
+    assert.match(refusal(verifyMember(onWorker([]))(encodeCertificate(cert('worker')))), /worker alice is not a member of this cluster/);
+    assert.ok(!(verifyMember(onWorker([]))(encodeCertificate(cert('manager'))) instanceof Error), 'a manager needs no listing');
+  });
+
   it('lets a node whose clock is years off accept a valid manager: dates are judged by managers', () => {
     // now() === null: this node's clock is not trusted (a Raspberry Pi that booted in 1970).
     const verdict = verifyMember(rules({ now: () => null, acceptRoles: ['manager'] }))(encodeCertificate(cert('manager')));

@@ -151,12 +151,19 @@ describe('routing mesh controller', () => {
     for (const t of [task('a', 'n1', 'running'), task('b', 'n2', 'starting'), task('c', 'n3', 'running'), task('d', 'n2', 'running', 'shutdown'), task('e', 'n2', 'running')]) {
       machine.state.tasks[t.ID] = t;
     }
+    // Members' transport addresses: only the nodes with backends are tabled, so a worker can reach the others.
+    const member = (addr: string) => ({ addr }) as NonNullable<typeof machine.state.security>['members'][string];
+    machine.state.security = { ...machine.state.security!, members: { n1: member('10.77.0.11:4242'), n2: member('10.77.0.12:4242'), n3: member('10.77.0.13:4242') } };
     assert.deepEqual(meshTable(machine.state), {
       services: [{
         serviceId: 's1',
         ports: [{ published: 8080, target: 80, protocol: 'tcp' }, { published: 5353, target: 53, protocol: 'udp' }],
         backends: [{ taskId: 'a', nodeId: 'n1', containerId: 'c-a' }, { taskId: 'e', nodeId: 'n2', containerId: 'c-e' }],
       }],
+      addresses: { n1: '10.77.0.11:4242', n2: '10.77.0.12:4242' },
+      members: ['n1', 'n2', 'n3'],
     });
+    machine.state.security.revoked = { n3: iso(T0) };
+    assert.deepEqual(meshTable(machine.state).members, ['n1', 'n2'], 'a removed node is no member');
   });
 });
