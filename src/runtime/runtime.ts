@@ -50,6 +50,40 @@ export interface ContainerCreateOptions {
   privileged?: boolean;
   /** Ports bound on the node's addresses (host-mode published ports); no `published` lets the engine pick one. */
   publish?: PortBinding[];
+  /**
+   * The engine networks the container joins, each at a fixed address (a task's address on an overlay network, given
+   * by the managers); none leaves it on the engine's default bridge.
+   */
+  networks?: ContainerNetwork[];
+  /** Name servers for the container; on a user-defined network the engine's resolver forwards to them. */
+  dns?: string[];
+}
+
+export interface ContainerNetwork {
+  /** The engine network's name. */
+  name: string;
+  /** `10.0.1.7`: no prefix length. */
+  address: string;
+  aliases?: string[];
+}
+
+/** A network of the node's engine, as swarmlet needs to know it. */
+export interface EngineNetwork {
+  id: string;
+  name: string;
+  driver: string;
+  labels: Labels;
+}
+
+export interface NetworkCreateOptions {
+  name: string;
+  labels: Labels;
+  subnet: string;
+  gateway: string;
+  /** The part of the subnet the engine gives out by itself (to containers joining with no address). */
+  ipRange: string;
+  /** The Linux bridge's interface name (at most 15 characters). */
+  bridgeName: string;
 }
 
 export interface PortBinding {
@@ -135,6 +169,12 @@ export interface ContainerRuntime {
   inspectImage(ref: string): Promise<ImageSummary | undefined>;
   /** Every image the engine holds (intermediate layers excepted). */
   listImages(): Promise<ImageListing[]>;
+  /** Networks carrying every label given as `key` or `key=value`. */
+  listNetworks(labelFilters: string[]): Promise<EngineNetwork[]>;
+  /** A bridge network; returns its ID. */
+  createNetwork(options: NetworkCreateOptions): Promise<string>;
+  /** Removing a network that is gone is not an error; one with containers attached fails with code `conflict`. */
+  removeNetwork(id: string): Promise<void>;
   /**
    * Streams container events matching the label filters until disposed. `onError` is called once if the stream
    * breaks (e.g. the engine restarted); the caller resubscribes. Events are only promised from some moment after

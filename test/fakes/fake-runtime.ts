@@ -19,8 +19,10 @@ import type {
   ContainerSummary,
   Disposer,
   EngineInfo,
+  EngineNetwork,
   ImageListing,
   ImageSummary,
+  NetworkCreateOptions,
   SubscribeOptions,
 } from '../../src/runtime/runtime.ts';
 
@@ -61,6 +63,8 @@ export function matchesLabels(labels: Labels, filters: string[]): boolean {
 export class FakeRuntime implements ContainerRuntime {
   readonly containers = new Map<string, FakeContainer>();
   readonly images = new Map<string, ImageSummary>();
+  /** Networks by ID, with what they were made with. */
+  readonly networks = new Map<string, EngineNetwork & { options: NetworkCreateOptions }>();
   /** Every event emitted so far, in order: tests may assert on it, `since` replays from it. */
   readonly events: ContainerEvent[] = [];
 
@@ -219,7 +223,7 @@ export class FakeRuntime implements ContainerRuntime {
     const test = c.options.healthcheck?.Test;
     const health = test && test.length > 0 && test[0] !== 'NONE' ? 'starting' : 'none';
     const pid = 1000 + this.nextId++;
-    Object.assign(c, { state: 'running', running: true, health, pid, address: `172.31.${(pid >> 8) & 255}.${pid & 255}`, exitCode: 0, error: '', startedAt: this.now() });
+    Object.assign(c, { state: 'running', running: true, health, pid, address: c.options.networks?.[0]?.address ?? `172.31.${(pid >> 8) & 255}.${pid & 255}`, exitCode: 0, error: '', startedAt: this.now() });
     this.emit('start', c);
   }
 
@@ -262,6 +266,28 @@ export class FakeRuntime implements ContainerRuntime {
     this.checkReachable();
     const image = this.images.get(ref) ?? [...this.images.values()].find((i) => i.id === ref || i.id === `sha256:${ref}`);
     return image && structuredClone(image);
+  }
+
+  async listNetworks(labelFilters: string[]): Promise<EngineNetwork[]> {
+    this.checkReachable();
+    return [...this.networks.values()].filter((n) => matchesLabels(n.labels, labelFilters)).map(({ id, name, driver, labels }) => ({ id, name, driver, labels: { ...labels } }));
+  }
+
+  async createNetwork(options: NetworkCreateOptions): Promise<string> {
+    this.checkReachable();
+    if ([...this.networks.values()].some((n) => n.name === options.name)) throw new SwarmletError('conflict', `network with name ${options.name} already exists`);
+    const id = this.hex();
+    this.networks.set(id, { id, name: options.name, driver: 'bridge', labels: { ...options.labels }, options: structuredClone(options) });
+    return id;
+  }
+
+  async removeNetwork(id: string): Promise<void> {
+    this.checkReachable();
+    const network = this.networks.get(id) ?? [...this.networks.values()].find((n) => n.name === id);
+    if (!network) return;
+    const attached = [...this.containers.values()].some((c) => c.options.networks?.some((n) => n.name === network.name));
+    if (attached) throw new SwarmletError('conflict', `error while removing network: network ${network.name} id ${network.id} has active endpoints`);
+    this.networks.delete(network.id);
   }
 
   async listImages(): Promise<ImageListing[]> {

@@ -156,6 +156,28 @@ export function runtimeContract(name: string, makeRuntime: () => Promise<Runtime
       assert.equal(summary.labels['com.swarmlet.test.contract'], run);
     });
 
+    it('makes a labelled bridge network, joins a container to it at a fixed address, and removes it once unused', async () => {
+      const name = `swarmlet-contract-${run}`;
+      const labels = { 'com.swarmlet.test': '1', 'com.swarmlet.test.contract': run };
+      // A subnet no other test or engine network of this machine uses.
+      const id = await rt().createNetwork({ name, labels, subnet: '10.251.7.0/24', gateway: '10.251.7.1', ipRange: '10.251.7.192/26', bridgeName: `swlc-${run.slice(0, 6)}` });
+      try {
+        assert.deepEqual((await rt().listNetworks([runLabel])).map((n) => [n.id, n.name]), [[id, name]]);
+        await rejectsWithCode(rt().createNetwork({ name, labels, subnet: '10.251.8.0/24', gateway: '10.251.8.1', ipRange: '10.251.8.192/26', bridgeName: `swld-${run.slice(0, 6)}` }), 'conflict');
+        const container = await rt().createContainer(options({ networks: [{ name, address: '10.251.7.9' }], dns: ['10.251.7.1'] }));
+        await rt().startContainer(container);
+        const details = await rt().inspectContainer(container);
+        assert.equal(details?.address, '10.251.7.9');
+        await rejectsWithCode(rt().removeNetwork(id), 'conflict');
+        await rt().removeContainer(container, { force: true });
+      } finally {
+        for (const c of await rt().listContainers([runLabel])) await rt().removeContainer(c.id, { force: true });
+        await rt().removeNetwork(id);
+      }
+      assert.deepEqual(await rt().listNetworks([runLabel]), []);
+      await rt().removeNetwork(id);
+    });
+
     it('starts, stops and removes, each step idempotent', async () => {
       const id = await rt().createContainer(options());
       await rt().startContainer(id);

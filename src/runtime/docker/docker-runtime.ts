@@ -13,12 +13,15 @@ import type {
   ContainerDetails,
   ContainerEvent,
   ContainerHealth,
+  ContainerNetwork,
   ContainerRuntime,
   ContainerSummary,
   Disposer,
   EngineInfo,
   ImageListing,
   ImageSummary,
+  EngineNetwork,
+  NetworkCreateOptions,
   PortBinding,
   SubscribeOptions,
 } from '../runtime.ts';
@@ -127,6 +130,11 @@ function engineTime(ms: number): string {
   return `${seconds}.${String(Math.round((ms - seconds * 1000) * 1e6)).padStart(9, '0')}`;
 }
 
+/** A container's endpoint on a network: its fixed address, and the names it answers to there. */
+function endpointConfig(network: ContainerNetwork): Record<string, unknown> {
+  return { IPAMConfig: { IPv4Address: network.address }, ...(network.aliases?.length ? { Aliases: network.aliases } : {}) };
+}
+
 /** The Engine API's create body for swarmlet's options; unset options are left to the engine's defaults. */
 export function createBody(options: ContainerCreateOptions): Record<string, unknown> {
   const hostConfig: Record<string, unknown> = {};
@@ -150,6 +158,10 @@ export function createBody(options: ContainerCreateOptions): Record<string, unkn
     }
     hostConfig.PortBindings = bindings;
   }
+  if (options.dns?.length) hostConfig.Dns = options.dns;
+  // The engine takes one network at create (API 1.41); the others are connected before the start (connectNetworks).
+  const [first] = options.networks ?? [];
+  if (first) hostConfig.NetworkMode = first.name;
   return {
     Image: options.image,
     Labels: options.labels,
@@ -166,6 +178,7 @@ export function createBody(options: ContainerCreateOptions): Record<string, unkn
     ...(options.healthcheck ? { Healthcheck: options.healthcheck } : {}),
     ...(exposed ? { ExposedPorts: exposed } : {}),
     HostConfig: hostConfig,
+    ...(first ? { NetworkingConfig: { EndpointsConfig: { [first.name]: endpointConfig(first) } } } : {}),
   };
 }
 
@@ -227,7 +240,48 @@ export class DockerRuntime implements ContainerRuntime {
       query: { name: options.name },
       body: createBody(options),
     });
+    try {
+      for (const network of (options.networks ?? []).slice(1)) {
+        await this.client.request('POST', `/networks/${idSegment(network.name)}/connect`, { body: { Container: body.Id, EndpointConfig: endpointConfig(network) } });
+      }
+    } catch (err) {
+      // Half-made is not made: the task is rejected and retried from scratch.
+      await this.removeContainer(body.Id, { force: true }).catch(() => {});
+      throw err;
+    }
     return body.Id;
+  }
+
+  async listNetworks(labelFilters: string[]): Promise<EngineNetwork[]> {
+    const { body } = await this.client.request<Array<{ Id: string; Name: string; Driver: string; Labels?: Labels | null }>>('GET', '/networks', {
+      query: { filters: { label: labelFilters } },
+    });
+    return body.map((n) => ({ id: n.Id, name: n.Name, driver: n.Driver, labels: n.Labels ?? {} }));
+  }
+
+  async createNetwork(options: NetworkCreateOptions): Promise<string> {
+    const { body } = await this.client.request<{ Id: string }>('POST', '/networks/create', {
+      body: {
+        Name: options.name,
+        Driver: 'bridge',
+        CheckDuplicate: true,
+        Labels: options.labels,
+        IPAM: { Driver: 'default', Config: [{ Subnet: options.subnet, Gateway: options.gateway, IPRange: options.ipRange }] },
+        Options: { 'com.docker.network.bridge.name': options.bridgeName },
+      },
+    });
+    return body.Id;
+  }
+
+  async removeNetwork(id: string): Promise<void> {
+    try {
+      await this.client.request('DELETE', `/networks/${idSegment(id)}`);
+    } catch (err) {
+      if (err instanceof SwarmletError && err.code === 'not_found') return;
+      // The engine answers 403 for a network still in use: it is a conflict with the containers attached.
+      if (err instanceof SwarmletError && /active endpoints/.test(err.message)) throw new SwarmletError('conflict', err.message);
+      throw err;
+    }
   }
 
   async startContainer(id: string): Promise<void> {
