@@ -19,6 +19,7 @@ import type { Assignment, AssignmentSource, StatusReporter } from './assignment.
 import { containerOptions } from './container-config.ts';
 import { resolveLocalImage } from './image.ts';
 import { LABEL, nodeFilter } from './labels.ts';
+import { NodeNetworks } from './networks.ts';
 import type { AgentAction } from './plan.ts';
 import { planAgent } from './plan.ts';
 
@@ -79,10 +80,13 @@ export class Agent {
   private readonly stops = new Limiter(MAX_CONCURRENT_STOPS);
   private stopped = false;
   private engineDown = false;
+  /** The swarm networks' bridges on this node, made as tasks need them. */
+  private readonly networks: NodeNetworks;
 
   constructor(options: AgentOptions) {
     this.options = { now: Date.now, resyncInterval: 5_000, concurrency: 4, drain: async () => {}, onContainerDied: () => {}, ...options };
     this.engineCalls = new Limiter(this.options.concurrency);
+    this.networks = new NodeNetworks(this.options.runtime);
   }
 
   start(): void {
@@ -314,6 +318,7 @@ export class Agent {
     }
     let containerId: string;
     try {
+      await this.networks.ensure(assignment.task.NetworksAttachments ?? []);
       containerId = await runtime.createContainer(containerOptions(assignment, image));
     } catch (err) {
       if (err instanceof SwarmletError && err.code === 'engine_unreachable') throw err;

@@ -4,6 +4,7 @@ import { hostModePorts } from '../manager/orchestrator/task-factory.ts';
 import type { ContainerCreateOptions } from '../runtime/runtime.ts';
 import type { Assignment } from './assignment.ts';
 import { LABEL } from './labels.ts';
+import { containerNetworks } from './networks.ts';
 
 /** SERVICE.SLOT.TASKID for replicated tasks, SERVICE.NODEID.TASKID for global ones, as Swarm names them. */
 export function taskName({ task, serviceName }: Assignment): string {
@@ -15,6 +16,9 @@ export function containerOptions(assignment: Assignment, image: string): Contain
   const spec = task.Spec.ContainerSpec;
   const name = taskName(assignment);
   const grace = spec.StopGracePeriod ?? 10_000_000_000;
+  const networks = containerNetworks(task.NetworksAttachments ?? []);
+  // The first network's gateway answers the task's DNS questions: the swarm's names first, the rest forwarded.
+  const gateway = task.NetworksAttachments?.[0]?.Network.IPAMOptions.Configs[0]?.Gateway;
   return {
     name,
     image,
@@ -53,5 +57,7 @@ export function containerOptions(assignment: Assignment, image: string): Contain
       protocol: port.Protocol ?? 'tcp',
       ...(port.PublishedPort ? { published: port.PublishedPort } : {}),
     })),
+    ...(networks.length > 0 ? { networks } : {}),
+    ...(networks.length > 0 && gateway ? { dns: [gateway] } : {}),
   };
 }

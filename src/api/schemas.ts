@@ -173,6 +173,23 @@ const resources = v.pipe(
   ),
 );
 
+/** A network's name as the engine allows it: service aliases become DNS names on the network too. */
+const NETWORK_ALIAS = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+/** Docker's NetworkAttachmentConfig: a network by name or ID, and more names for the service on it. */
+const networkAttachment = v.pipe(
+  v.looseObject({
+    Target: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1, 'is required: a network name or ID'))),
+    Aliases: v.nullish(
+      v.array(v.pipe(v.string(), v.regex(NETWORK_ALIAS, 'an alias is a DNS name: letters, digits, "_", "." or "-", starting with a letter or digit'))),
+    ),
+    DriverOpts: labels(),
+  }),
+  v.forward(v.check((n) => n.Target !== undefined, 'is required: a network name or ID, e.g. {"Target": "backend"}'), ['Target']),
+);
+
+const networkAttachments = () => v.nullish(v.array(networkAttachment));
+
 const taskSpec = v.looseObject({
   ContainerSpec: containerSpec,
   Resources: v.optional(resources),
@@ -195,6 +212,7 @@ const taskSpec = v.looseObject({
     }),
   ),
   ForceUpdate: v.optional(count()),
+  Networks: networkAttachments(),
 });
 
 const mode = v.pipe(
@@ -290,6 +308,8 @@ export const serviceSpecSchema = v.looseObject(
     UpdateConfig: updateConfig,
     RollbackConfig: updateConfig,
     EndpointSpec: v.nullish(endpointSpec),
+    // Deprecated by Docker in favour of TaskTemplate.Networks, where the API moves it.
+    Networks: networkAttachments(),
   },
   'expected a JSON object',
 );
@@ -324,6 +344,43 @@ export const nodeSpecSchema = v.looseObject(
   'expected a JSON object',
 );
 
+/** Docker's NetworkCreateRequest. What an overlay network may not have is refused by the network routes. */
+export const networkCreateSchema = v.looseObject(
+  {
+    Name: v.pipe(v.string('Name is required: the network\'s name'), v.trim(), v.minLength(1, 'Name is required: the network\'s name')),
+    Driver: v.optional(v.string()),
+    Scope: v.optional(v.string()),
+    Internal: v.optional(v.boolean()),
+    Attachable: v.optional(v.boolean()),
+    Ingress: v.optional(v.boolean()),
+    ConfigOnly: v.optional(v.boolean()),
+    ConfigFrom: v.nullish(v.looseObject({ Network: v.optional(v.string()) })),
+    EnableIPv4: v.nullish(v.boolean()),
+    EnableIPv6: v.nullish(v.boolean()),
+    IPAM: v.nullish(
+      v.looseObject({
+        Driver: v.optional(v.string()),
+        Config: v.nullish(
+          v.array(
+            v.looseObject({
+              Subnet: v.optional(v.string()),
+              IPRange: v.optional(v.string()),
+              Gateway: v.optional(v.string()),
+              AuxiliaryAddresses: v.nullish(v.record(v.string(), v.string())),
+            }),
+          ),
+        ),
+        Options: labels(),
+      }),
+    ),
+    Options: labels(),
+    Labels: labels(),
+  },
+  'expected a JSON object',
+);
+
+export type NetworkCreateBody = v.InferOutput<typeof networkCreateSchema>;
+
 /** Parses a body or throws an `invalid_argument` error whose message names the field, as Docker's do. */
 export function parseBody<S extends v.GenericSchema>(schema: S, body: unknown, what: string): v.InferOutput<S> {
   const result = v.safeParse(schema, body);
@@ -335,4 +392,8 @@ export function parseBody<S extends v.GenericSchema>(schema: S, body: unknown, w
 
 export function parseServiceSpec(body: unknown): ServiceSpec {
   return parseBody(serviceSpecSchema, body, 'service spec') as ServiceSpec;
+}
+
+export function parseNetworkCreate(body: unknown): NetworkCreateBody {
+  return parseBody(networkCreateSchema, body, 'network create request');
 }

@@ -8,6 +8,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { SwarmletError } from '../errors.ts';
+import { EngineClient } from '../runtime/docker/engine-client.ts';
 import type { Logger } from '../util/logger.ts';
 import type { ApiContext } from './context.ts';
 import { sendError } from './http.ts';
@@ -16,18 +17,21 @@ import { Router } from './router.ts';
 import { distributionRoutes } from './routes/distribution.ts';
 import { eventRoutes } from './routes/events.ts';
 import { logRoutes } from './routes/logs.ts';
+import { type EngineNetworks, engineNetworks, networkRoutes } from './routes/networks.ts';
 import { nodeRoutes } from './routes/nodes.ts';
 import { serviceRoutes } from './routes/services.ts';
 import { swarmRoutes } from './routes/swarm.ts';
 import { systemRoutes } from './routes/system.ts';
 import { taskRoutes } from './routes/tasks.ts';
 
-export function buildRouter(ctx: ApiContext): Router {
+/** The routes swarmlet serves; `engine` is the node engine's own /networks, which the network routes merge in. */
+export function buildRouter(ctx: ApiContext, engine: EngineNetworks): Router {
   const router = new Router();
   systemRoutes(router, ctx);
   swarmRoutes(router, ctx);
   nodeRoutes(router, ctx);
-  serviceRoutes(router, ctx);
+  serviceRoutes(router, ctx, engine);
+  networkRoutes(router, ctx, engine);
   taskRoutes(router, ctx);
   distributionRoutes(router, ctx);
   eventRoutes(router, ctx);
@@ -57,7 +61,8 @@ export interface ApiServer {
 }
 
 export async function startApiServer(ctx: ApiContext, socketPath: string, engineSocketPath: string, log: Logger): Promise<ApiServer> {
-  const router = buildRouter(ctx);
+  const engine = new EngineClient(engineSocketPath);
+  const router = buildRouter(ctx, engineNetworks(engine));
   const proxy = createEngineProxy(engineSocketPath);
   const fail = (req: http.IncomingMessage, res: http.ServerResponse, err: unknown) => {
     if (!(err instanceof SwarmletError) || err.status >= 500) log.warn(`${req.method} ${req.url}: ${(err as Error).message}`);
@@ -101,6 +106,7 @@ export async function startApiServer(ctx: ApiContext, socketPath: string, engine
         server.closeAllConnections();
         // Upgraded (attach, exec) connections are the proxy's, not the server's.
         proxy.close();
+        engine.close();
       }).then(() => fs.rm(socketPath, { force: true }));
       return stopping;
     },

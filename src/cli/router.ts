@@ -14,6 +14,7 @@ import { ApiClient, resolveSocket } from './api-client.ts';
 import { type CommandContext, type CommandGroup, type CommandSpec, checkArgCount } from './command.ts';
 import { GROUPS, ROOT_COMMANDS, versionLine } from './commands.ts';
 import { type OptionSpec, booleanOption, parseArgs, stringOption } from './flags.ts';
+import { networkCommands } from './network.ts';
 
 /** Where a run reads its environment and writes its output; main.ts passes the process's, tests their own. */
 export interface Io {
@@ -31,6 +32,9 @@ const HOST_OPTION: OptionSpec = {
 };
 const VERSION_OPTION: OptionSpec = { name: 'version', short: 'v', description: 'Print version information and quit' };
 
+/** Every command group: the tree's, and `network`. */
+const ALL_GROUPS: CommandGroup[] = [...GROUPS, networkCommands];
+
 /** Runs the command line (without `node` and the script). Throws on failure; main.ts prints the error. */
 export async function route(argv: readonly string[], io: Io): Promise<void> {
   const global = parseArgs(argv, [HOST_OPTION, VERSION_OPTION], { interspersed: false });
@@ -41,16 +45,16 @@ export async function route(argv: readonly string[], io: Io): Promise<void> {
   }
   const [word, ...rest] = global.positionals;
   if (word === undefined || word === 'help' || booleanOption(global.options, 'help')) {
-    helpCli('swarmlet', ROOT_COMMANDS, GROUPS).outputHelp();
+    helpCli('swarmlet', ROOT_COMMANDS, ALL_GROUPS).outputHelp();
     return;
   }
 
   const leaf = ROOT_COMMANDS.find((command) => command.name === word);
   if (leaf) {
-    await runCommand('swarmlet', ROOT_COMMANDS, GROUPS, leaf, rest, host, io);
+    await runCommand('swarmlet', ROOT_COMMANDS, ALL_GROUPS, leaf, rest, host, io);
     return;
   }
-  const group = GROUPS.find((candidate) => candidate.name === word);
+  const group = ALL_GROUPS.find((candidate) => candidate.name === word);
   if (!group) throw invalidArgument(`unknown command "${word}" for "swarmlet"; see 'swarmlet --help'`);
 
   const prefix = `swarmlet ${group.name}`;

@@ -10,7 +10,8 @@
  * is the command's business.
  *
  * `--publish` makes the EndpointSpec Docker's would; the ports' published numbers the manager picks appear in the
- * service's Endpoint, not here.
+ * service's Endpoint, not here. `--network` names a swarm network as the user typed it: the daemon resolves names to
+ * IDs (the docker CLI asks the daemon first; the result is the same stored spec).
  *
  * `--device` and `--privileged` are swarmlet's: Swarm services cannot reach host devices (moby issue 24862, swarmkit
  * issue 1030), which is most of what a Raspberry Pi service needs — GPIO, I2C, a USB radio.
@@ -22,6 +23,7 @@ import type {
   EndpointSpec,
   HealthConfig,
   Labels,
+  NetworkAttachmentConfig,
   Placement,
   Resources,
   RestartPolicy,
@@ -33,7 +35,7 @@ import { parseDuration } from '../util/duration.ts';
 import { splitShellWords } from '../util/shell-words.ts';
 import { parseMemorySize, parseNanoCpus } from '../util/units.ts';
 import { type OptionSpec, type ParsedArgs, booleanOption, listOption, stringOption } from './flags.ts';
-import { parseMount } from './mount-option.ts';
+import { parseMount, splitCsv } from './mount-option.ts';
 import { parsePublish } from './port-option.ts';
 
 /** The flags of `service create`, in the order help lists them. */
@@ -71,6 +73,7 @@ export const CREATE_OPTIONS: OptionSpec[] = [
   { name: 'cap-drop', value: 'CAP', multiple: true, description: 'Drop Linux capabilities' },
   { name: 'publish', short: 'p', value: 'PORT', multiple: true, description: 'Publish a port as a node port (e.g. 8080:80, 53:53/udp, published=8080,target=80,mode=host)' },
   { name: 'endpoint-mode', value: 'MODE', description: 'Endpoint mode: vip or dnsrr (default "vip")' },
+  { name: 'network', value: 'NETWORK', multiple: true, description: 'Network attachments (e.g. backend, or name=backend,alias=db)' },
   { name: 'device', value: 'DEVICE', multiple: true, description: 'Add a host device to the container: /dev/HOST[:/dev/CONTAINER[:rwm]] (a swarmlet addition)' },
   { name: 'privileged', description: 'Give extended privileges to this container (a swarmlet addition)' },
   { name: 'detach', short: 'd', description: 'Exit immediately instead of waiting for the service to converge' },
@@ -143,11 +146,13 @@ export function buildServiceSpec(
     ...defined('Privileged', booleanOption(options, 'privileged') || undefined),
   };
 
+  const networks = listOption(options, 'network').map((text) => parseNetworkOption(text));
   const taskTemplate: TaskSpec = {
     ContainerSpec: containerSpec,
     ...defined('Resources', resources(get)),
     ...defined('RestartPolicy', restartPolicy(get)),
     ...defined('Placement', placement(options, get('mode'))),
+    ...defined('Networks', networks.length > 0 ? networks : undefined),
   };
 
   return {
@@ -164,6 +169,34 @@ function endpointSpec(publish: readonly string[], mode: string | undefined): End
   if (publish.length === 0 && mode === undefined) return undefined;
   const ports = publish.flatMap((text) => parsePublish(text));
   return { Mode: parseEndpointMode(mode ?? 'vip'), ...defined('Ports', ports.length > 0 ? ports : undefined) };
+}
+
+/**
+ * `--network NAME` or Docker's long form `name=NAME,alias=ALIAS,driver-opt=KEY=VALUE` (keys case-insensitive, alias
+ * and driver-opt repeatable, fields quoted as CSV when they hold commas).
+ */
+export function parseNetworkOption(text: string, flag = '--network'): NetworkAttachmentConfig {
+  const fail = (why: string) => invalidArgument(`invalid ${flag} "${text}": ${why}`);
+  const value = text.trim();
+  if (value === '') throw fail('give a network name or ID, e.g. backend, or name=backend,alias=db');
+  // Network names hold no `=`: one means the long form.
+  if (!value.includes('=')) return { Target: value };
+  const attachment: NetworkAttachmentConfig = { Target: '' };
+  for (const field of splitCsv(value, fail)) {
+    const equals = field.indexOf('=');
+    const key = field.slice(0, Math.max(equals, 0)).trim().toLowerCase();
+    const val = field.slice(equals + 1).trim();
+    if (equals <= 0 || val === '') throw fail(`"${field}" needs a value: use name=NETWORK, alias=ALIAS or driver-opt=KEY=VALUE`);
+    if (key === 'name') attachment.Target = val;
+    else if (key === 'alias') attachment.Aliases = [...(attachment.Aliases ?? []), val];
+    else if (key === 'driver-opt') {
+      const [optKey = '', ...rest] = val.split('=');
+      if (optKey === '' || rest.length === 0) throw fail(`invalid driver-opt "${val}": use driver-opt=KEY=VALUE`);
+      attachment.DriverOpts = { ...attachment.DriverOpts, [optKey]: rest.join('=') };
+    } else throw fail(`unknown field "${key}": use name, alias or driver-opt`);
+  }
+  if (attachment.Target === '') throw fail('the network is not named: add name=NETWORK');
+  return attachment;
 }
 
 /** `--endpoint-mode`, case-insensitive as Docker reads it. */

@@ -40,6 +40,7 @@ import { requestJoin } from './join.ts';
 import { NodeSession } from './node-session.ts';
 import { LogStreams } from './log-streams.ts';
 import { MeshController } from '../mesh/controller.ts';
+import { ipAddressBinder } from '../mesh/host-addresses.ts';
 import { meshTable } from '../manager/mesh-table.ts';
 import { PeerNetwork, splitAddress } from './peers.ts';
 import type { ContainerLogEngine } from './task-log-reader.ts';
@@ -108,6 +109,16 @@ export function withPort(address: string, port = DEFAULT_TRANSPORT_PORT): string
   return /:\d+$/.test(address) && !address.startsWith('[') ? address : `${address}:${port}`;
 }
 
+/**
+ * Where overlay networks' DNS sends names that are not the cluster's: SWARMLET_DNS_UPSTREAMS (`ip[:port]`, comma
+ * separated; empty for none, as the tests run) or, unset, the host's resolvers.
+ */
+function dnsUpstreams(): { upstreams?: string[] } {
+  const configured = process.env.SWARMLET_DNS_UPSTREAMS;
+  if (configured === undefined) return {};
+  return { upstreams: configured.split(',').map((item) => item.trim()).filter(Boolean) };
+}
+
 export class ClusterNode {
   readonly #options: ClusterNodeOptions;
   readonly #file: MembershipFile;
@@ -149,6 +160,7 @@ export class ClusterNode {
       peers: () => this.#peers,
       containerAddress: async (id) => (await options.runtime.inspectContainer(id))?.address || null,
       log: options.log,
+      overlay: { engine: options.runtime, binder: ipAddressBinder, ...dnsUpstreams() },
     });
     this.#file = file;
     this.#membership = membership;

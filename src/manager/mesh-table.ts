@@ -6,7 +6,16 @@
  * anywhere. Pure.
  */
 
+import type { Service, Task } from '../api/types.ts';
 import type { ClusterState } from './state/cluster-state.ts';
+import { isTerminal } from './state/cluster-state.ts';
+
+/**
+ * The service label that declares the ports a service's tasks serve to other services on its networks, besides the
+ * target ports it publishes: `5432`, `53/udp,53/tcp`. A virtual IP is a user-space listener, so it serves only the
+ * ports it knows of (Swarm's kernel IPVS forwards them all).
+ */
+export const EXPOSE_LABEL = 'com.swarmlet.expose';
 
 export interface MeshPort {
   published: number;
@@ -27,8 +36,34 @@ export interface MeshService {
   backends: MeshBackend[];
 }
 
+/** A service on an overlay network, as every node that has the network sees it. */
+export interface MeshNetworkService {
+  serviceId: string;
+  name: string;
+  /** More names the service answers to on this network (TaskTemplate.Networks[].Aliases). */
+  aliases: string[];
+  /** The virtual IP, `10.0.1.2`; null in dnsrr mode, where the name resolves to the tasks' addresses. */
+  vip: string | null;
+  /** The ports its VIP and its tasks' addresses serve: published targets and declared ones (EXPOSE_LABEL). */
+  ports: Array<{ port: number; protocol: 'tcp' | 'udp' }>;
+  /** Tasks that may take connections (as for the ingress), with their address on this network. */
+  tasks: Array<MeshBackend & { address: string }>;
+}
+
+export interface MeshNetwork {
+  networkId: string;
+  name: string;
+  subnet: string;
+  gateway: string;
+  services: MeshNetworkService[];
+  /** Nodes with a task on the network that has not ended: they keep its bridge. */
+  nodes: string[];
+}
+
 export interface MeshTable {
   services: MeshService[];
+  /** Overlay networks with at least one task on them. */
+  networks?: MeshNetwork[];
   /**
    * The transport address of every node that runs a backend. A worker holds no cluster state and knows only the
    * managers' addresses by itself; without these it could not reach a task on another worker.
@@ -47,22 +82,98 @@ export function meshTable(state: ClusterState): MeshTable {
     if (ports.length === 0) continue;
     const backends: MeshBackend[] = [];
     for (const task of Object.values(state.tasks)) {
-      if (task.ServiceID !== service.ID || task.DesiredState !== 'running' || task.Status.State !== 'running') continue;
-      const containerId = task.Status.ContainerStatus?.ContainerID;
-      const node = task.NodeID ? state.nodes[task.NodeID] : undefined;
-      if (!containerId || !node || node.Status.State === 'down') continue;
-      backends.push({ taskId: task.ID, nodeId: node.ID, containerId });
+      if (task.ServiceID !== service.ID) continue;
+      const backend = servingBackend(state, task);
+      if (backend) backends.push(backend);
     }
     backends.sort((a, b) => (a.taskId < b.taskId ? -1 : 1));
     services.push({ serviceId: service.ID, ports, backends });
   }
   services.sort((a, b) => (a.serviceId < b.serviceId ? -1 : 1));
+  const backendNodes = new Set(services.flatMap((service) => service.backends.map((backend) => backend.nodeId)));
+  const networks = meshNetworks(state);
+  for (const network of networks) {
+    for (const service of network.services) for (const task of service.tasks) backendNodes.add(task.nodeId);
+  }
   const addresses: Record<string, string> = {};
-  for (const nodeId of [...new Set(services.flatMap((service) => service.backends.map((backend) => backend.nodeId)))].sort()) {
+  for (const nodeId of [...backendNodes].sort()) {
     const addr = state.security?.members[nodeId]?.addr;
     if (addr) addresses[nodeId] = addr;
   }
   const security = state.security;
   const members = security ? Object.keys(security.members).filter((id) => !security.revoked[id]).sort() : [];
-  return { services, addresses, members };
+  return { services, ...(networks.length > 0 ? { networks } : {}), addresses, members };
+}
+
+/** The task as a backend when it may take connections: running (healthy), still wanted, its node not down. */
+function servingBackend(state: ClusterState, task: Task): MeshBackend | null {
+  if (task.DesiredState !== 'running' || task.Status.State !== 'running') return null;
+  const containerId = task.Status.ContainerStatus?.ContainerID;
+  const node = task.NodeID ? state.nodes[task.NodeID] : undefined;
+  if (!containerId || !node || node.Status.State === 'down') return null;
+  return { taskId: task.ID, nodeId: node.ID, containerId };
+}
+
+/** `5432`, `53/udp, 53/tcp` → ports; anything unreadable is left out (the API checks the label when it is set). */
+export function declaredPorts(service: Service): Array<{ port: number; protocol: 'tcp' | 'udp' }> {
+  const label = service.Spec.Labels?.[EXPOSE_LABEL] ?? '';
+  const ports: Array<{ port: number; protocol: 'tcp' | 'udp' }> = [];
+  for (const item of label.split(',')) {
+    const match = /^\s*(\d{1,5})(?:\/(tcp|udp))?\s*$/.exec(item);
+    if (!match) continue;
+    const port = Number(match[1]);
+    if (port >= 1 && port <= 65535) ports.push({ port, protocol: (match[2] as 'tcp' | 'udp' | undefined) ?? 'tcp' });
+  }
+  return ports;
+}
+
+function servicePorts(service: Service): Array<{ port: number; protocol: 'tcp' | 'udp' }> {
+  const seen = new Map<string, { port: number; protocol: 'tcp' | 'udp' }>();
+  for (const port of service.Endpoint?.Ports ?? []) {
+    const protocol = port.Protocol === 'udp' ? 'udp' : port.Protocol === 'sctp' ? null : 'tcp';
+    if (protocol) seen.set(`${port.TargetPort}/${protocol}`, { port: port.TargetPort, protocol });
+  }
+  for (const port of declaredPorts(service)) seen.set(`${port.port}/${port.protocol}`, port);
+  return [...seen.values()].sort((a, b) => a.port - b.port || (a.protocol < b.protocol ? -1 : 1));
+}
+
+/** Every overlay network some task is on, with its services' names, VIPs, ports and serving tasks. */
+function meshNetworks(state: ClusterState): MeshNetwork[] {
+  const networks = new Map<string, MeshNetwork>();
+  const services = new Map<string, MeshNetworkService>();
+  for (const task of Object.values(state.tasks)) {
+    if (isTerminal(task.Status.State) || !task.NodeID) continue;
+    for (const attachment of task.NetworksAttachments ?? []) {
+      const stored = state.networks?.[attachment.Network.ID];
+      const config = stored?.IPAMOptions.Configs[0];
+      if (!stored || !config) continue;
+      let network = networks.get(stored.ID);
+      if (!network) {
+        network = { networkId: stored.ID, name: stored.Spec.Name, subnet: config.Subnet, gateway: config.Gateway, services: [], nodes: [] };
+        networks.set(stored.ID, network);
+      }
+      if (!network.nodes.includes(task.NodeID)) network.nodes.push(task.NodeID);
+      const service = state.services[task.ServiceID];
+      if (!service) continue;
+      const key = `${stored.ID}/${service.ID}`;
+      let entry = services.get(key);
+      if (!entry) {
+        const vip = service.Endpoint?.VirtualIPs?.find((v) => v.NetworkID === stored.ID)?.Addr.split('/')[0] ?? null;
+        const aliases = service.Spec.TaskTemplate.Networks?.find((n) => n.Target === stored.ID)?.Aliases ?? [];
+        entry = { serviceId: service.ID, name: service.Spec.Name, aliases: [...aliases], vip, ports: servicePorts(service), tasks: [] };
+        services.set(key, entry);
+        network.services.push(entry);
+      }
+      const backend = servingBackend(state, task);
+      const address = attachment.Addresses[0]?.split('/')[0];
+      if (backend && address) entry.tasks.push({ ...backend, address });
+    }
+  }
+  const sorted = [...networks.values()].sort((a, b) => (a.networkId < b.networkId ? -1 : 1));
+  for (const network of sorted) {
+    network.nodes.sort();
+    network.services.sort((a, b) => (a.serviceId < b.serviceId ? -1 : 1));
+    for (const service of network.services) service.tasks.sort((a, b) => (a.taskId < b.taskId ? -1 : 1));
+  }
+  return sorted;
 }

@@ -12,8 +12,12 @@ import { describeError } from '../errors.ts';
 import type { MeshTable } from '../manager/mesh-table.ts';
 import type { Logger } from '../util/logger.ts';
 import type { Backend } from './balancer.ts';
+import type { AddressBinder } from './host-addresses.ts';
 import { IngressListener, type StreamOpener } from './ingress.ts';
+import { OverlayMesh, type OverlayEngine } from './overlay.ts';
 import { MeshStreamServer, type StreamServing } from './stream-server.ts';
+import { UdpIngressListener } from './udp-ingress.ts';
+import { serveUdp, type UdpRelay } from './udp-relay.ts';
 
 export interface MeshControllerOptions {
   selfId: string;
@@ -23,16 +27,22 @@ export interface MeshControllerOptions {
   log: Logger;
   /** Where ingress listeners listen; every address by default. */
   host?: string;
+  /** The node's engine and address binder: with them, overlay networks are served too (overlay.ts). */
+  overlay?: { engine: OverlayEngine; binder: AddressBinder; dnsPort?: number; upstreams?: readonly string[] };
 }
 
 interface LocalTask {
   address: string;
+  /** Target ports published over TCP, and over UDP. */
   targets: Set<number>;
+  udpTargets: Set<number>;
 }
+
+type Listener = IngressListener | UdpIngressListener;
 
 export class MeshController {
   readonly #options: MeshControllerOptions;
-  readonly #listeners = new Map<string, { listener: IngressListener; serviceId: string; target: number }>();
+  readonly #listeners = new Map<string, { listener: Listener; serviceId: string; target: number }>();
   readonly #addresses = new Map<string, string>();
   /** This node's tasks that other nodes may reach, by `serviceId/taskId`. */
   #local = new Map<string, LocalTask>();
@@ -45,6 +55,8 @@ export class MeshController {
   /** This node's tasks being stopped: out of rotation here, and refused to other nodes' ingress. */
   readonly #draining = new Set<string>();
   #server: MeshStreamServer | null = null;
+  #udpRelay: UdpRelay | null = null;
+  readonly #overlay: OverlayMesh | null;
   /** Where the nodes running backends listen, from the last table applied. */
   #nodeAddresses = new Map<string, string>();
   /** The cluster's members, from the last table applied. */
@@ -52,6 +64,17 @@ export class MeshController {
 
   constructor(options: MeshControllerOptions) {
     this.#options = options;
+    this.#overlay = options.overlay
+      ? new OverlayMesh({
+          selfId: options.selfId,
+          peers: options.peers,
+          log: options.log,
+          engine: options.overlay.engine,
+          binder: options.overlay.binder,
+          ...(options.overlay.dnsPort !== undefined ? { dnsPort: options.overlay.dnsPort } : {}),
+          ...(options.overlay.upstreams ? { upstreams: options.overlay.upstreams } : {}),
+        })
+      : null;
   }
 
   /** Serves this node's tasks to the other nodes' ingress listeners. */
@@ -60,11 +83,24 @@ export class MeshController {
       lookup: (serviceId, taskId, port) => {
         if (this.#draining.has(taskId)) return null;
         const task = this.#local.get(`${serviceId}/${taskId}`);
-        return task && task.targets.has(port) ? task.address : null;
+        if (task && task.targets.has(port)) return task.address;
+        // A VIP or task address of an overlay network on another node, reaching this node's task.
+        const onOverlay = this.#overlay?.localTasks.get(`${serviceId}/${taskId}`);
+        return onOverlay && onOverlay.targets.has(port) ? onOverlay.address : null;
       },
       log: this.#options.log,
     });
     this.#server.serve(peers);
+    this.#udpRelay = serveUdp(
+      peers,
+      (serviceId, taskId, port) => {
+        if (this.#draining.has(taskId)) return null;
+        const task = this.#local.get(`${serviceId}/${taskId}`);
+        return task && task.udpTargets.has(port) ? task.address : null;
+      },
+      undefined,
+      this.#options.log,
+    );
   }
 
   /**
@@ -78,6 +114,7 @@ export class MeshController {
     this.#draining.add(taskId);
     await Promise.all([
       ...[...this.#listeners.values()].map(({ listener }) => listener.drain(taskId, graceMs)),
+      ...(this.#overlay?.drain(taskId, graceMs) ?? []),
       this.#server?.drain(taskId, graceMs),
     ]);
   }
@@ -100,6 +137,8 @@ export class MeshController {
     await this.#applying;
     await Promise.all([...this.#listeners.values()].map(({ listener }) => listener.stop()));
     this.#listeners.clear();
+    await this.#overlay?.stop();
+    await this.#udpRelay?.stop();
   }
 
   async #drain(): Promise<void> {
@@ -136,13 +175,13 @@ export class MeshController {
           continue;
         }
         backends.push({ taskId: backend.taskId, nodeId: selfId, address });
-        local.set(`${service.serviceId}/${backend.taskId}`, { address, targets: new Set(service.ports.map((port) => port.target)) });
+        local.set(`${service.serviceId}/${backend.taskId}`, {
+          address,
+          targets: new Set(service.ports.filter((port) => port.protocol === 'tcp').map((port) => port.target)),
+          udpTargets: new Set(service.ports.filter((port) => port.protocol === 'udp').map((port) => port.target)),
+        });
       }
-      for (const port of service.ports) {
-        // UDP flows arrive with the rest of the networking issue: only TCP ports are listened on for now.
-        if (port.protocol !== 'tcp') continue;
-        wanted.set(`${port.published}/tcp`, { serviceId: service.serviceId, target: port.target, backends });
-      }
+      for (const port of service.ports) wanted.set(`${port.published}/${port.protocol}`, { serviceId: service.serviceId, target: port.target, backends });
     }
     this.#local = local;
     for (const taskId of this.#draining) {
@@ -158,14 +197,16 @@ export class MeshController {
     for (const [key, want] of wanted) {
       let entry = this.#listeners.get(key);
       if (!entry) {
-        const listener = new IngressListener({
+        const [published, protocol] = key.split('/');
+        const listenerOptions = {
           serviceId: want.serviceId,
-          publishedPort: Number(key.split('/')[0]),
+          publishedPort: Number(published),
           targetPort: want.target,
           peers: this.#options.peers,
           log: this.#options.log,
           ...(this.#options.host ? { host: this.#options.host } : {}),
-        });
+        };
+        const listener = protocol === 'udp' ? new UdpIngressListener(listenerOptions) : new IngressListener(listenerOptions);
         try {
           await listener.start();
         } catch (err) {
@@ -180,6 +221,13 @@ export class MeshController {
         this.#options.log.info(`routing mesh: published port ${key} of service ${want.serviceId} open on this node`);
       }
       entry.listener.setBackends(want.backends);
+    }
+    try {
+      await this.#overlay?.apply(table.networks ?? [], this.#draining);
+    } catch (err) {
+      // The engine did not answer: the next table (or the same one again, below) tries again.
+      unresolved = true;
+      this.#options.log.warn(`overlay networks: ${describeError(err)}`);
     }
     // A port another program holds, or a container the engine did not describe, is tried again with the next
     // table, even an unchanged one.

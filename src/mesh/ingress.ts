@@ -49,6 +49,11 @@ export interface IngressOptions {
   log: Logger;
   /** The clock the balancer's rests are measured on. */
   now?: () => number;
+  /**
+   * Which client addresses may connect; every one by default. An overlay network's listeners take only addresses
+   * of that network: a container on another network reaches the node too (it is its gateway), and is refused.
+   */
+  acceptFrom?: (address: string) => boolean;
 }
 
 /** A forwarded connection, for drain and stop. */
@@ -141,7 +146,8 @@ export class IngressListener {
     client.on('error', () => {}); // Every failure ends in 'close', handled below; an unhandled 'error' would end the daemon.
     const clientAddress = client.remoteAddress ?? '?';
     const fromClient = this.#perClient.get(clientAddress) ?? 0;
-    if (this.#stopped || fromClient >= this.#limits.maxConnectionsPerClient) {
+    const admitted = !this.#options.acceptFrom || this.#options.acceptFrom(clientAddress);
+    if (this.#stopped || !admitted || fromClient >= this.#limits.maxConnectionsPerClient) {
       this.#refused++;
       client.destroy();
       return;

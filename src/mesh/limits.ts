@@ -21,6 +21,28 @@ export interface MeshLimits {
   maxConnections: number;
   /** Open client connections from one client address on one published port. */
   maxConnectionsPerClient: number;
+  /**
+   * A UDP flow ends after this long without a datagram either way, unless it became a stream (below): a flow that
+   * was never answered (a probe, a spoofed source) or answered within its first 2 s (a DNS-style exchange). As
+   * Linux conntrack's nf_conntrack_udp_timeout, so a flow here lives as long as the NAT mapping in front of it.
+   */
+  udpFlowTimeoutMs: number;
+  /**
+   * The same for a flow that was answered and still active 2 s after it began (a VPN, a game, a media session),
+   * as conntrack's nf_conntrack_udp_timeout_stream. The task's node keeps its end a little longer than this.
+   */
+  udpStreamTimeoutMs: number;
+  /** Open UDP flows on one published port; datagrams that would start another are dropped. */
+  udpMaxFlows: number;
+  /** Open UDP flows from one client address (any of its ports) on one published port. */
+  udpMaxFlowsPerClient: number;
+  /**
+   * Datagrams one flow holds while its backend is being reached — sent when it is, or to the next backend if the
+   * first turns out to be gone before it answered. More are dropped, as a full socket buffer would drop them.
+   */
+  udpFlowQueue: number;
+  /** Bytes all the flows of one published port may hold that way, together. */
+  udpQueuedBytes: number;
 }
 
 export const DEFAULT_MESH_LIMITS: Readonly<MeshLimits> = Object.freeze({
@@ -30,6 +52,12 @@ export const DEFAULT_MESH_LIMITS: Readonly<MeshLimits> = Object.freeze({
   maxBufferedBytes: 4 << 20,
   maxConnections: 4_096,
   maxConnectionsPerClient: 512,
+  udpFlowTimeoutMs: 30_000,
+  udpStreamTimeoutMs: 120_000,
+  udpMaxFlows: 4_096,
+  udpMaxFlowsPerClient: 512,
+  udpFlowQueue: 16,
+  udpQueuedBytes: 4 << 20,
 });
 
 /** Defaults filled in and every value checked: a NaN or 0 here would silently remove a protection. */

@@ -79,6 +79,12 @@ function load(hosts: string[], port: number, everyMs: number) {
   };
 }
 
+/**
+ * A GET from inside a test container, printing only the body (the page). nc, not wget: the test image's static
+ * busybox wget crashes on name lookups; nc and busybox's own nslookup do not.
+ */
+const httpGet = (target: string) => `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${target} 80 | tail -n 1 | grep .`;
+
 describe('routing mesh on real hosts', { timeout: 600_000 }, () => {
   before(async () => {
     harness = await cluster.startHosts(3);
@@ -157,4 +163,70 @@ describe('routing mesh on real hosts', { timeout: 600_000 }, () => {
     assert.deepEqual(failed, []);
     await cli('h1', ['service', 'rm', 'site']);
   });
+
+  it('lets a task reach a service on its overlay network by name and its tasks by tasks.NAME, across hosts, and no other network', async () => {
+    await cli('h1', ['network', 'create', 'appnet']);
+    await cli('h1', ['network', 'create', 'othernet']);
+    // back runs on h3 only; its clients run on h2: every byte between them crosses the encrypted transport.
+    await cli('h1', [
+      'service', 'create', '--detach', '--name', 'back', '--replicas', '2', '--network', 'appnet', '--label', 'com.swarmlet.expose=80',
+      '--constraint', 'node.hostname==h3', TEST_IMAGE, ...SITE,
+    ]);
+    for (const [name, network] of [['client', 'appnet'], ['stranger', 'othernet']] as const) {
+      await cli('h1', ['service', 'create', '--detach', '--name', name, '--network', network, '--constraint', 'node.hostname==h2', TEST_IMAGE, 'sleep', '100000']);
+    }
+    await until('back, client and stranger running', async () => {
+      const counts = await Promise.all(['back', 'client', 'stranger'].map(async (name) => (await runningTasks(name)).length));
+      return counts.join() === '2,1,1' ? true : undefined;
+    }, 60_000);
+    const h2 = harness.host('h2');
+    const containerOf = async (service: string) => (await h2.docker(['ps', '--filter', `label=com.docker.swarm.service.name=${service}`, '--format', '{{.ID}}'])).stdout.trim();
+    const inside = async (container: string, command: string) => h2.docker(['exec', container, 'sh', '-c', command]);
+    const client = await containerOf('client');
+    const stranger = await containerOf('stranger');
+
+    // By name: the service's virtual IP, balanced over both tasks on h3.
+    const backPages = new Set((await h3Pages()).map((id) => id.slice(0, 12)));
+    const byName = await until('back answering by name from h2', async () => {
+      const seen = new Set<string>();
+      for (let i = 0; i < 8; i++) {
+        const reply = await inside(client, httpGet('back'));
+        if (reply.code !== 0) return undefined;
+        seen.add(reply.stdout.trim());
+      }
+      return seen.size === 2 ? seen : undefined;
+    }, 30_000);
+    assert.deepEqual([...byName].sort(), [...backPages].sort(), 'both tasks answered through the VIP');
+
+    // tasks.back lists both tasks, and each address reaches its own task.
+    const lookup = await inside(client, 'busybox nslookup tasks.back');
+    const addresses = [...lookup.stdout.matchAll(/Address(?: \d+)?:\s+(10\.\d+\.\d+\.\d+)/g)].map((m) => m[1]!);
+    assert.equal(new Set(addresses).size, 2, `tasks.back resolves to both tasks:\n${lookup.stdout}${lookup.stderr}`);
+    const direct = new Set<string>();
+    for (const address of addresses) {
+      const reply = await inside(client, httpGet(address));
+      assert.equal(reply.code, 0, `${address} answers: ${reply.stderr}`);
+      direct.add(reply.stdout.trim());
+    }
+    assert.deepEqual([...direct].sort(), [...backPages].sort(), 'each task address reached its own task');
+
+    // Another network: the name is unknown there, and the VIP refuses it.
+    const vip = (await inside(client, 'busybox nslookup back')).stdout.match(/Address(?: \d+)?:\s+(10\.\d+\.\d+\.\d+)/)?.[1];
+    assert.ok(vip, 'back has a virtual IP on appnet');
+    assert.notEqual((await inside(stranger, httpGet('back'))).code, 0, 'back is not a name on othernet');
+    assert.notEqual((await inside(stranger, httpGet(vip))).code, 0, 'the VIP refuses a container of another network');
+    console.log(`overlay: back reached by name (VIP ${vip}) and by tasks.back (${addresses.join(', ')}) from h2; refused from othernet`);
+
+    for (const name of ['back', 'client', 'stranger']) await cli('h1', ['service', 'rm', name]);
+    await until('the networks removable', async () => {
+      const results = await Promise.all(['appnet', 'othernet'].map((name) => cluster.daemon('h1').cli(['network', 'rm', name])));
+      return results.every((r) => r.code === 0 || /not found/.test(r.stderr)) ? true : undefined;
+    }, 30_000);
+  });
 });
+
+/** The hostnames of back's containers on h3: the pages its tasks serve. */
+async function h3Pages(): Promise<string[]> {
+  const ps = await harness.host('h3').docker(['ps', '--filter', 'label=com.docker.swarm.service.name=back', '--format', '{{.ID}}']);
+  return ps.stdout.split('\n').filter(Boolean);
+}

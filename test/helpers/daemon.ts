@@ -35,8 +35,9 @@ export const ARM64_COMMAND = ['/usr/bin/qemu-aarch64', '-L', '/usr/aarch64-linux
  * executable needs none. Running from source keeps the caller's PATH.
  */
 export function swarmletEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  if (process.env.SWARMLET_TEST_FROM_SOURCE === '1') return { ...process.env, ...extra };
-  return { HOME: os.tmpdir(), TMPDIR: os.tmpdir(), PATH: '/nonexistent/swarmlet-has-no-node-on-path', ...extra };
+  // Overlay networks' DNS forwards no name out of the cluster: tests never resolve names outside it.
+  if (process.env.SWARMLET_TEST_FROM_SOURCE === '1') return { ...process.env, SWARMLET_DNS_UPSTREAMS: '', ...extra };
+  return { HOME: os.tmpdir(), TMPDIR: os.tmpdir(), PATH: '/nonexistent/swarmlet-has-no-node-on-path', SWARMLET_DNS_UPSTREAMS: '', ...extra };
 }
 
 export interface DaemonHandle {

@@ -1,10 +1,12 @@
 /**
  * Loopback stand-ins for a mesh test: two nodes' peer networks (trusted test identities, bulk channels allowed),
  * TCP servers standing in for containers on 127.0.0.x addresses that share one port as a service's containers
- * share their target port, a PROXY v2 header reader, and a client that sends, half-closes and reads everything.
+ * share their target port, a PROXY v2 header reader, and a client that sends, half-closes and reads everything;
+ * and the same for UDP: echoing stand-in containers and a client socket that sends and takes replies.
  */
 
 import { createHash } from 'node:crypto';
+import { createSocket as createDgramSocket, type Socket as DgramSocket } from 'node:dgram';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { PeerNetwork } from '../../src/cluster/peers.ts';
 import { PROXY_V2_SIGNATURE } from '../../src/mesh/proxy-protocol.ts';
@@ -136,5 +138,116 @@ export async function until(what: string, check: () => boolean, timeoutMs = 5_00
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/**
+ * A UDP container stand-in: echoes each datagram to whoever sent it, and counts what it got by sender, so a test
+ * can tell which flows (client ports, as the container sees them) reached it.
+ */
+export class UdpEchoBackend {
+  readonly socket: DgramSocket;
+  readonly host: string;
+  /** Datagrams received, by `address:port` of the sender. */
+  readonly bySource = new Map<string, number>();
+  datagrams = 0;
+  /** When set, it takes datagrams and answers none: a service that only listens (or has hung). */
+  silent = false;
+
+  private constructor(host: string, socket: DgramSocket) {
+    this.host = host;
+    this.socket = socket;
+  }
+
+  static async listen(host: string, port = 0): Promise<UdpEchoBackend> {
+    const socket = createDgramSocket('udp4');
+    const backend = new UdpEchoBackend(host, socket);
+    socket.on('message', (datagram, from) => {
+      const source = `${from.address}:${from.port}`;
+      backend.bySource.set(source, (backend.bySource.get(source) ?? 0) + 1);
+      backend.datagrams++;
+      if (!backend.silent) socket.send(datagram, from.port, from.address);
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(port, host, () => resolve());
+    });
+    socket.on('error', () => {});
+    return backend;
+  }
+
+  get port(): number {
+    return this.socket.address().port;
+  }
+
+  /** Flows seen: distinct senders. */
+  get flows(): number {
+    return this.bySource.size;
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+  }
+}
+
+/** A UDP client of a published port: one socket (one flow), sending and taking replies in order. */
+export class UdpClient {
+  readonly socket: DgramSocket;
+  readonly #replies: Buffer[] = [];
+  #waiter: ((reply: Buffer) => void) | null = null;
+
+  private constructor(socket: DgramSocket) {
+    this.socket = socket;
+    socket.on('message', (reply) => {
+      const waiter = this.#waiter;
+      this.#waiter = null;
+      if (waiter) waiter(reply);
+      else this.#replies.push(reply);
+    });
+    socket.on('error', () => {});
+  }
+
+  /** A client bound to `host` (a loopback address: several stand for several client machines). */
+  static async open(host = '127.0.0.1'): Promise<UdpClient> {
+    const socket = createDgramSocket(host.includes(':') ? 'udp6' : 'udp4');
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(0, host, () => resolve());
+    });
+    return new UdpClient(socket);
+  }
+
+  get port(): number {
+    return this.socket.address().port;
+  }
+
+  send(port: number, payload: Uint8Array | string, host = '127.0.0.1'): void {
+    this.socket.send(typeof payload === 'string' ? Buffer.from(payload) : payload, port, host);
+  }
+
+  /** The next reply, or null when none comes within `timeoutMs`. */
+  next(timeoutMs = 2_000): Promise<Buffer | null> {
+    const queued = this.#replies.shift();
+    if (queued) return Promise.resolve(queued);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#waiter = null;
+        resolve(null);
+      }, timeoutMs);
+      this.#waiter = (reply) => {
+        clearTimeout(timer);
+        resolve(reply);
+      };
+    });
+  }
+
+  /** Sends `payload` and resolves with the reply as text, or null when none comes. */
+  async request(port: number, payload: string, timeoutMs = 2_000): Promise<string | null> {
+    this.send(port, payload);
+    return (await this.next(timeoutMs))?.toString() ?? null;
+  }
+
+  close(): void {
+    this.socket.close();
   }
 }

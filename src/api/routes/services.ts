@@ -1,4 +1,7 @@
-/** /services: create, list, inspect, update and remove services. Every change is a committed command. */
+/**
+ * /services: create, list, inspect, update and remove services. Every change is a committed command. The networks
+ * a spec names (by name, ID or ID prefix) are stored by ID, resolved here against the state read at the request.
+ */
 
 import type { EndpointPortConfig, EndpointSpec, Service, ServiceSpec } from '../../api/types.ts';
 import { invalidArgument } from '../../errors.ts';
@@ -10,6 +13,7 @@ import type { ApiContext } from '../context.ts';
 import { accepts, labelMatches, parseFilters } from '../filters.ts';
 import { readJson, sendJson } from '../http.ts';
 import type { Router } from '../router.ts';
+import { type EngineNetworks, resolveServiceNetworks } from './networks.ts';
 import { parseServiceSpec } from '../schemas.ts';
 
 const SERVICE_FILTERS = ['id', 'label', 'mode', 'name'] as const;
@@ -60,7 +64,8 @@ async function imageWarnings(ctx: ApiContext, spec: ServiceSpec): Promise<string
   return [`image ${image} is not present on this node's engine; swarmlet never pulls, so load it (docker load) or tasks stay rejected`];
 }
 
-export function serviceRoutes(router: Router, ctx: ApiContext): void {
+/** `engine`, when given, lets a spec naming one of the engine's own networks be refused with what to use instead. */
+export function serviceRoutes(router: Router, ctx: ApiContext, engine?: EngineNetworks): void {
   router.add('GET', '/services', async ({ res, query }) => {
     await ctx.proposer.read();
     const state = ctx.proposer.state;
@@ -79,7 +84,7 @@ export function serviceRoutes(router: Router, ctx: ApiContext): void {
 
   router.add('POST', '/services/create', async ({ req, res }) => {
     requireSwarm(ctx.proposer.state);
-    const spec = withDefaults(parseServiceSpec(await readJson(req)), ctx);
+    const spec = await resolveServiceNetworks(ctx, withDefaults(parseServiceSpec(await readJson(req)), ctx), engine);
     const id = newId(ctx.random);
     await ctx.proposer.propose({ type: 'service.create', id, spec, now: new Date(ctx.now()).toISOString() });
     const warnings = await imageWarnings(ctx, spec);
@@ -98,7 +103,7 @@ export function serviceRoutes(router: Router, ctx: ApiContext): void {
     if (!query.get('version') || !Number.isInteger(version)) {
       throw invalidArgument('invalid service version: pass ?version= with the Version.Index you inspected');
     }
-    let spec = withDefaults(parseServiceSpec(await readJson(req)), ctx);
+    let spec = await resolveServiceNetworks(ctx, withDefaults(parseServiceSpec(await readJson(req)), ctx), engine);
     if (query.get('rollback') === 'previous') {
       if (!service.PreviousSpec) throw invalidArgument(`service ${service.Spec.Name} does not have a previous spec to roll back to`);
       spec = service.PreviousSpec;

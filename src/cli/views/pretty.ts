@@ -5,8 +5,9 @@
  *
  * Only what swarmlet's objects carry is shown; a section is left out when its fields are unset, as Docker does.
  * Additions to a service: its restart policy and its entrypoint (ContainerSpec.Command), which Docker's template
- * leaves out but which are what a user checks after `--restart-*` and `--entrypoint`, and swarmlet's own
- * Privileged and Devices. Two to a node, shown
+ * leaves out but which are what a user checks after `--restart-*` and `--entrypoint`, its virtual IPs (the address
+ * its name answers on, per network), and swarmlet's own Privileged and Devices. Networks are named as the caller
+ * resolved them (the docker CLI asks for each network's name), or shown by ID. Two to a node, shown
  * only when the node reports them: that its engine cannot enforce memory limits, with the fix, and how many images
  * it holds (with no registry to pull from, a node runs only those).
  */
@@ -17,6 +18,11 @@ import { formatBytes, formatNanoCpus } from '../../util/units.ts';
 import { capitalize } from '../format.ts';
 
 export function prettyService(service: Service): string {
+  return prettyServiceWithNames(service, new Map());
+}
+
+/** `networkNames` maps network IDs to names, for the Networks line; an ID without a name is shown as it is. */
+export function prettyServiceWithNames(service: Service, networkNames: ReadonlyMap<string, string>): string {
   const spec = service.Spec;
   const task = spec.TaskTemplate;
   const container = task.ContainerSpec;
@@ -68,7 +74,12 @@ export function prettyService(service: Service): string {
     if (restart.MaxAttempts !== undefined) lines.push(` Max attempts:\t${restart.MaxAttempts}`);
     if (restart.Window !== undefined) lines.push(` Window:\t${formatDuration(restart.Window)}`);
   }
+  const networks = task.Networks ?? spec.Networks ?? [];
+  const nameOf = (id: string) => networkNames.get(id) ?? id;
+  if (networks.length > 0) lines.push(`Networks:${networks.map((network) => ` ${nameOf(network.Target)}`).join('')} `);
   lines.push(`Endpoint Mode:\t${spec.EndpointSpec?.Mode ?? service.Endpoint?.Spec.Mode ?? 'vip'}`);
+  const vips = service.Endpoint?.VirtualIPs ?? [];
+  if (vips.length > 0) lines.push('Virtual IPs:', ...vips.map((vip) => ` ${nameOf(vip.NetworkID)}:\t${vip.Addr}`));
   pushPorts(lines, service.Endpoint?.Ports ?? []);
   if (container.Healthcheck) pushHealthcheck(lines, container.Healthcheck);
   lines.push('');

@@ -3,7 +3,7 @@
  * lowdb as it is and, with the Raft issue, snapshotted and shipped to other managers.
  */
 
-import type { Node, Service, Swarm, Task } from '../../api/types.ts';
+import type { Network, Node, Service, Swarm, Task } from '../../api/types.ts';
 import type { ClusterSecurity } from './security.ts';
 
 export interface ClusterState {
@@ -13,12 +13,24 @@ export interface ClusterState {
   nodes: Record<string, Node>;
   services: Record<string, Service>;
   tasks: Record<string, Task>;
+  /** Swarm-scoped (overlay) networks; states written before networks existed have none (see `withDefaults`). */
+  networks: Record<string, Network>;
+  /**
+   * Per network, the address its allocator tries next (see networks.ts): addresses are handed out in turn, so one
+   * just freed is not given to another task at once. Kept here, not in memory, so every manager hands out the same.
+   */
+  addressCursors: Record<string, string>;
   /** Root keys, join token hashes, members' keys and revocations; null until init (and in states written before it). */
   security: ClusterSecurity | null;
 }
 
 export function emptyClusterState(): ClusterState {
-  return { index: 0, swarm: null, nodes: {}, services: {}, tasks: {}, security: null };
+  return { index: 0, swarm: null, nodes: {}, services: {}, tasks: {}, networks: {}, addressCursors: {}, security: null };
+}
+
+/** A state as stored, completed with the fields added since it may have been written. */
+export function withDefaults(state: ClusterState): ClusterState {
+  return { ...state, networks: state.networks ?? {}, addressCursors: state.addressCursors ?? {}, security: state.security ?? null };
 }
 
 /** Task states a task never leaves: the agent is done with it. */

@@ -4,7 +4,7 @@
  * replicates.
  */
 
-import type { Node, NodeDescription, NodeSpec, NodeState, ServiceSpec, Swarm, Task, TaskStatus } from '../../api/types.ts';
+import type { NetworkSpec, Node, NodeDescription, NodeSpec, NodeState, ServiceSpec, Swarm, Task, TaskStatus } from '../../api/types.ts';
 import type { NodeRole } from '../../identity/certificate.ts';
 import type { ClusterSecurity, MemberRecord, RootKeyRecord, TokenRecord } from './security.ts';
 
@@ -118,6 +118,26 @@ export interface RemoveService {
   now: string;
 }
 
+/**
+ * `network create --driver overlay`: the spec as asked, with the subnet and gateway the proposing manager chose
+ * (networks.ts), so that applying it is the same everywhere; refused if the subnet overlaps a network made since.
+ */
+export interface CreateNetwork {
+  type: 'network.create';
+  id: string;
+  spec: NetworkSpec;
+  subnet: string;
+  gateway: string;
+  now: string;
+}
+
+/** `network rm`: refused while a service or a running task uses the network. */
+export interface RemoveNetwork {
+  type: 'network.remove';
+  id: string;
+  now: string;
+}
+
 /** New or changed tasks decided by the orchestrators and the scheduler, committed as one batch. */
 export interface PutTasks {
   type: 'tasks.put';
@@ -160,6 +180,8 @@ export type Command =
   | CreateService
   | UpdateService
   | RemoveService
+  | CreateNetwork
+  | RemoveNetwork
   | PutTasks
   | ReportTaskStatus
   | DeleteTasks;

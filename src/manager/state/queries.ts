@@ -1,6 +1,6 @@
 /** Lookups over the cluster state with Docker's rules: a full ID, then an exact name, then a unique ID prefix. */
 
-import type { Node, Service } from '../../api/types.ts';
+import type { Network, Node, Service } from '../../api/types.ts';
 import { invalidArgument, notFound, unavailable } from '../../errors.ts';
 import type { ClusterState } from './cluster-state.ts';
 
@@ -32,4 +32,10 @@ export function findService(state: ClusterState, ref: string): Service {
 export function findNode(state: ClusterState, ref: string): Node {
   requireSwarm(state);
   return lookup(Object.values(state.nodes), ref, (node) => node.Spec.Name || node.Description.Hostname, 'node');
+}
+
+/** A swarm network by ID, name or ID prefix; Docker's words when there is none (`network foo not found`). */
+export function findNetwork(state: ClusterState, ref: string): Network {
+  requireSwarm(state);
+  return lookup(Object.values(state.networks), ref, (network) => network.Spec.Name, 'network');
 }

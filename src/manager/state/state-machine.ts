@@ -2,24 +2,43 @@
  * The pure manager state machine: `apply(command)` validates, then mutates. A command that fails validation
  * throws before touching anything, so a rejected command leaves the state exactly as it was — on every
  * manager, since validation depends only on the state and the command.
+ *
+ * Beside the state it keeps an index of the network addresses in use (networks.ts), rebuilt whenever the state is
+ * replaced, and told of every change that gives out or frees an address: services' virtual IPs, and tasks'
+ * addresses, given when a task is first stored and freed when it ends or is deleted.
  */
 
-import type { Task, TaskState } from '../../api/types.ts';
+import type { Endpoint, Task, TaskState } from '../../api/types.ts';
 import { TASK_STATES } from '../../api/types.ts';
 import { conflict, notFound, unavailable } from '../../errors.ts';
 import type { ClusterState } from './cluster-state.ts';
-import { emptyClusterState, isDelivered, isTerminal } from './cluster-state.ts';
-import type { Command, CreateService, JoinNode, PutTasks, RemoveNode, ReportTaskStatus, RotateRoot, UpdateNode, UpdateService } from './commands.ts';
+import { emptyClusterState, isDelivered, isTerminal, withDefaults } from './cluster-state.ts';
+import type {
+  Command,
+  CreateNetwork,
+  CreateService,
+  JoinNode,
+  PutTasks,
+  RemoveNetwork,
+  RemoveNode,
+  ReportTaskStatus,
+  RotateRoot,
+  UpdateNode,
+  UpdateService,
+} from './commands.ts';
 import { makeEndpoint } from './endpoints.ts';
+import { checkAddressing, checkNetworkName, checkServiceNetworks, makeNetwork, NetworkAddresses, networkUsers, withTaskNetworks } from './networks.ts';
 import type { ClusterSecurity } from './security.ts';
 
 const stateRank = (state: TaskState) => TASK_STATES.indexOf(state);
 
 export class StateMachine {
   private current: ClusterState;
+  #addresses: NetworkAddresses;
 
   constructor(initial: ClusterState = emptyClusterState()) {
-    this.current = initial;
+    this.current = withDefaults(initial);
+    this.#addresses = new NetworkAddresses(this.current);
   }
 
   /** The live state. Callers must treat it as read-only; only `apply` changes it. */
@@ -27,10 +46,16 @@ export class StateMachine {
     return this.current;
   }
 
+  /** The network addresses in use, as an index over `state`; read-only for callers. */
+  get addresses(): NetworkAddresses {
+    return this.#addresses;
+  }
+
   /** Replaces the whole state: after a failed save, or (with Raft) when a snapshot is installed. */
   reset(state: ClusterState): void {
-    // States written before node security existed have no such field.
-    this.current = { ...state, security: state.security ?? null };
+    // States written before node security or networks existed have no such fields.
+    this.current = withDefaults(state);
+    this.#addresses = new NetworkAddresses(this.current);
   }
 
   apply(command: Command): void {
@@ -43,7 +68,7 @@ export class StateMachine {
         this.current.security = command.security;
         return;
       case 'swarm.leave':
-        this.current = emptyClusterState();
+        this.reset(emptyClusterState());
         return;
       case 'node.report':
         return this.nodeReport(command);
@@ -93,12 +118,20 @@ export class StateMachine {
         return this.updateService(command);
       case 'service.remove':
         return this.removeService(command.id, command.now);
+      case 'network.create':
+        return this.createNetwork(command);
+      case 'network.remove':
+        return this.removeNetwork(command);
       case 'tasks.put':
         return this.putTasks(command);
       case 'tasks.status':
         return this.reportStatus(command);
       case 'tasks.delete':
-        for (const id of command.ids) delete this.current.tasks[id];
+        for (const id of command.ids) {
+          const task = this.current.tasks[id];
+          if (task && !isTerminal(task.Status.State)) this.#addresses.release(task);
+          delete this.current.tasks[id];
+        }
         this.bump();
         return;
     }
@@ -182,6 +215,7 @@ export class StateMachine {
     // Its tasks will never be reported on again: they end here, so their slots are filled elsewhere.
     for (const task of Object.values(this.current.tasks)) {
       if (task.NodeID !== command.id || isTerminal(task.Status.State)) continue;
+      this.#addresses.release(task);
       task.Status = { Timestamp: command.now, State: 'orphaned', Message: 'node removed from the cluster' };
       task.DesiredState = 'shutdown';
       task.UpdatedAt = command.now;
@@ -237,18 +271,21 @@ export class StateMachine {
 
   private createService(command: CreateService): void {
     if (this.current.services[command.id]) throw conflict(`service ${command.id} already exists`);
-    if (this.serviceNamed(command.spec.Name)) {
-      throw conflict(`service ${command.spec.Name} already exists: choose another --name, or remove it first`);
+    const spec = withTaskNetworks(command.spec);
+    if (this.serviceNamed(spec.Name)) {
+      throw conflict(`service ${spec.Name} already exists: choose another --name, or remove it first`);
     }
-    const endpoint = makeEndpoint(command.id, command.spec, undefined, Object.values(this.current.services));
+    checkServiceNetworks(this.current.networks, spec);
+    const endpoint = makeEndpoint(command.id, spec, undefined, Object.values(this.current.services));
+    const vips = this.#addresses.planVips(spec.Name, spec, undefined);
     const index = this.bump();
     this.current.services[command.id] = {
       ID: command.id,
       Version: { Index: index },
       CreatedAt: command.now,
       UpdatedAt: command.now,
-      Spec: command.spec,
-      Endpoint: endpoint,
+      Spec: spec,
+      Endpoint: withVips(endpoint, this.#addresses.commitVips(vips)),
     };
   }
 
@@ -267,24 +304,30 @@ export class StateMachine {
     if (mode(command.spec) !== mode(service.Spec)) {
       throw conflict(`service mode change is not allowed: ${service.Spec.Name} stays ${mode(service.Spec)}`);
     }
-    const endpoint = makeEndpoint(service.ID, command.spec, service.Endpoint, Object.values(this.current.services));
+    const spec = withTaskNetworks(command.spec);
+    checkServiceNetworks(this.current.networks, spec);
+    const endpoint = makeEndpoint(service.ID, spec, service.Endpoint, Object.values(this.current.services));
+    const vips = this.#addresses.planVips(spec.Name, spec, service.Endpoint);
     const index = this.bump();
     service.PreviousSpec = service.Spec;
-    service.Spec = command.spec;
-    service.Endpoint = endpoint;
+    service.Spec = spec;
+    service.Endpoint = withVips(endpoint, this.#addresses.commitVips(vips));
     service.UpdatedAt = command.now;
     service.Version = { Index: index };
   }
 
   private removeService(id: string, now: string): void {
-    if (!this.current.services[id]) throw notFound(`service ${id} not found`);
+    const service = this.current.services[id];
+    if (!service) throw notFound(`service ${id} not found`);
     const index = this.bump();
     delete this.current.services[id];
+    this.#addresses.releaseVips(service.Endpoint?.VirtualIPs ?? []);
     for (const task of Object.values(this.current.tasks)) {
       if (task.ServiceID !== id || task.DesiredState === 'remove') continue;
       task.DesiredState = 'remove';
       // No agent will ever report on a task it was never given: it ends here.
       if (!isDelivered(task) && !isTerminal(task.Status.State)) {
+        this.#addresses.release(task);
         task.Status = { Timestamp: now, State: 'shutdown', Message: 'removed before scheduling' };
       }
       task.UpdatedAt = now;
@@ -292,10 +335,48 @@ export class StateMachine {
     }
   }
 
+  private createNetwork(command: CreateNetwork): void {
+    if (this.current.networks[command.id]) throw conflict(`network ${command.id} already exists`);
+    checkNetworkName(command.spec.Name);
+    if (Object.values(this.current.networks).some((network) => network.Spec.Name === command.spec.Name)) {
+      throw conflict(`network with name ${command.spec.Name} already exists: choose another name, or remove it first`);
+    }
+    const { subnet, gateway } = checkAddressing(Object.values(this.current.networks), command.subnet, command.gateway);
+    const index = this.bump();
+    const network = makeNetwork({ id: command.id, spec: command.spec, subnet, gateway, now: command.now, index });
+    this.current.networks[command.id] = network;
+    this.#addresses.add(network);
+  }
+
+  private removeNetwork(command: RemoveNetwork): void {
+    const network = this.current.networks[command.id];
+    if (!network) throw notFound(`network ${command.id} not found`);
+    const name = network.Spec.Name;
+    const users = networkUsers(this.current, command.id);
+    if (users.service) {
+      throw conflict(
+        `network ${name} is in use by service ${users.service}: remove the service, or detach it with ` +
+          `"swarmlet service update --network-rm ${name} ${users.service}", first`,
+      );
+    }
+    if (users.task) {
+      throw conflict(`network ${name} is in use by task ${users.task}, which has not stopped yet: wait for it to stop and try again`);
+    }
+    this.bump();
+    delete this.current.networks[command.id];
+    this.#addresses.remove(command.id);
+  }
+
   /**
    * Decisions are computed from a snapshot and may arrive after other changes to the same tasks: a task whose
    * version moved on since it was read is skipped (the next pass decides again), so a stale decision never
    * overwrites a newer observation — Swarm's store does the same check.
+   *
+   * A new task gets its network addresses here; a task whose networks have no free address is stored rejected,
+   * with the reason, rather than left pending: it may already be assigned to a node in this very batch, and a task
+   * left there without its address would run cut off from its network. Its restart policy then retries after the
+   * restart delay, which is Swarm's pace for a task that could not start. A task already stored keeps the
+   * addresses it holds (the ones a decision carries are ignored) and frees them when it ends.
    */
   private putTasks(command: PutTasks): void {
     const fresh = command.tasks.filter((task) => {
@@ -306,7 +387,24 @@ export class StateMachine {
     if (fresh.length === 0) return;
     const index = this.bump();
     for (const task of fresh) {
-      this.current.tasks[task.ID] = { ...task, UpdatedAt: command.now, Version: { Index: index } };
+      const existing = this.current.tasks[task.ID];
+      const stored: Task = { ...task, UpdatedAt: command.now, Version: { Index: index } };
+      delete stored.NetworksAttachments;
+      const live = !isTerminal(stored.Status.State);
+      if (existing && !isTerminal(existing.Status.State)) {
+        if (existing.NetworksAttachments) stored.NetworksAttachments = existing.NetworksAttachments;
+        if (!live) this.#addresses.release(existing);
+      } else if (live && stored.Spec.Networks?.length) {
+        const attached = this.#addresses.attach(stored);
+        if ('error' in attached) {
+          stored.Status = { Timestamp: command.now, State: 'rejected', Message: 'network attachment failed', Err: attached.error };
+        } else {
+          stored.NetworksAttachments = attached;
+        }
+      } else if (existing?.NetworksAttachments) {
+        stored.NetworksAttachments = existing.NetworksAttachments;
+      }
+      this.current.tasks[task.ID] = stored;
     }
   }
 
@@ -326,9 +424,15 @@ export class StateMachine {
     if (accepted.length === 0) return;
     const index = this.bump();
     for (const [task, update] of accepted) {
+      if (!isTerminal(task.Status.State) && isTerminal(update.status.State)) this.#addresses.release(task);
       task.Status = update.status;
       task.UpdatedAt = command.now;
       task.Version = { Index: index };
     }
   }
+}
+
+/** An endpoint with the service's virtual IPs, or without the field when it holds none. */
+function withVips(endpoint: Endpoint, vips: NonNullable<Endpoint['VirtualIPs']>): Endpoint {
+  return vips.length > 0 ? { ...endpoint, VirtualIPs: vips } : endpoint;
 }
