@@ -2,19 +2,29 @@
  * One mesh connection's bulk channel as a Node Duplex, so both ends of the mesh join a socket to it the way they
  * join two sockets (splice.ts), with the same backpressure and half-close rules.
  *
+ * Flow control is a credit window, as HTTP/2's and QUIC's streams have: a sender may have at most WINDOW_BYTES on
+ * the way that the other end has not yet handed on to its socket; the receiver gives credit back as its reader
+ * takes the bytes. A pause-and-resume signal cannot bound what is in flight — by the time it arrives, the
+ * transport's buffer and both kernels' socket buffers (megabytes each, on a fast link) may already hold more than
+ * the receiver may keep — so a client that merely stopped reading for a moment had its download reset. With
+ * credits, what one connection holds at the receiver is at most the window, whatever the link.
+ *
  * Writing: each chunk goes out with sendBytes; while the channel is over its high-water mark (sendBytes answered
- * false) or the other end asked to pause, the write is not acknowledged, so whoever pipes into this stream stops
- * reading its socket. Reading: bytes are pushed as they come; once more than the readable high-water mark waits
- * (the socket this stream is piped into is full), the other end is asked to pause, and to resume when the data is
- * taken. A peer that keeps sending anyway fills at most maxBufferedBytes before the connection is closed.
- * end() sends {type: 'end'}; the other end's 'end' ends the readable side; a channel that closes before both is
- * an error, so the socket at this end is reset rather than ended as if all was well.
+ * false) or the window is spent, the write is not acknowledged, so whoever pipes into this stream stops reading its
+ * socket. Reading: bytes are pushed as they come, and credited once the reader has taken a quarter window. A peer
+ * that sends beyond its credit is broken or hostile, and is cut off at maxBufferedBytes. end() sends {type: 'end'};
+ * the other end's 'end' ends the readable side; a channel that closes before both is an error, so the socket at this
+ * end is reset rather than ended as if all was well.
  */
 
 import { Duplex } from 'node:stream';
 import type { SecureChannel } from '../transport/secure-channel.ts';
 
-/** Bytes waiting to be read before the other end is asked to pause. */
+/** Bytes a sender may have on the way, not yet taken by the other end's reader. */
+export const WINDOW_BYTES = 1 << 20;
+/** Credit is given back in steps of this many bytes taken, not per chunk. */
+const CREDIT_STEP = WINDOW_BYTES / 4;
+/** Bytes the readable side holds before Node stops asking for more (reads are paced by the window anyway). */
 const READ_HIGH_WATER = 256 * 1024;
 /** Largest piece sent in one frame, well under the transport's frame limit. */
 const MAX_PIECE_BYTES = 256 * 1024;
@@ -25,8 +35,11 @@ export class ChannelStream extends Duplex {
   /** A write waiting for the channel to drain or the other end to resume. */
   #pendingWrite: (() => void) | null = null;
   #waitingForDrain = false;
-  #remotePaused = false;
-  #askedToPause = false;
+  /** Sent and not yet credited by the other end. */
+  #unacknowledged = 0;
+  /** Received in all, and credited back so far. */
+  #received = 0;
+  #credited = 0;
   #receivedEnd = false;
   #sentEnd = false;
 
@@ -34,7 +47,7 @@ export class ChannelStream extends Duplex {
     super({ allowHalfOpen: true, readableHighWaterMark: READ_HIGH_WATER, writableHighWaterMark: 64 * 1024 });
     this.#channel = channel;
     this.#maxBufferedBytes = maxBufferedBytes;
-    channel.onBytes((bytes) => this.#received(bytes));
+    channel.onBytes((bytes) => this.#take(bytes));
     channel.onMessage((message) => this.#control(message));
     channel.onDrain(() => {
       this.#waitingForDrain = false;
@@ -49,7 +62,9 @@ export class ChannelStream extends Duplex {
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     for (let at = 0; at < chunk.length; at += MAX_PIECE_BYTES) {
-      if (!this.#channel.sendBytes(chunk.subarray(at, at + MAX_PIECE_BYTES))) {
+      const piece = chunk.subarray(at, at + MAX_PIECE_BYTES);
+      this.#unacknowledged += piece.length;
+      if (!this.#channel.sendBytes(piece)) {
         if (this.#channel.closed) return callback(new Error(`the mesh stream with node ${this.#channel.peer.nodeId} is closed`));
         this.#waitingForDrain = true;
       }
@@ -66,9 +81,7 @@ export class ChannelStream extends Duplex {
   }
 
   override _read(): void {
-    if (!this.#askedToPause) return;
-    this.#askedToPause = false;
-    this.#channel.send({ type: 'resume' });
+    this.#credit();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
@@ -77,16 +90,23 @@ export class ChannelStream extends Duplex {
     callback(error);
   }
 
-  #received(bytes: Uint8Array): void {
+  #take(bytes: Uint8Array): void {
     if (this.#receivedEnd || this.destroyed) return;
-    if (this.readableLength + bytes.length > this.#maxBufferedBytes) {
-      this.destroy(new Error(`node ${this.#channel.peer.nodeId} sent over ${this.#maxBufferedBytes} bytes that could not be delivered (it ignored a pause)`));
+    if (this.readableLength + bytes.length > Math.max(this.#maxBufferedBytes, WINDOW_BYTES)) {
+      this.destroy(new Error(`node ${this.#channel.peer.nodeId} sent over ${this.#maxBufferedBytes} bytes that could not be delivered (beyond its credit)`));
       return;
     }
-    if (!this.push(bytes) && !this.#askedToPause) {
-      this.#askedToPause = true;
-      this.#channel.send({ type: 'pause' });
-    }
+    this.#received += bytes.length;
+    this.push(bytes);
+    this.#credit();
+  }
+
+  /** Gives back credit for what the reader has taken, a step at a time. */
+  #credit(): void {
+    const taken = this.#received - this.readableLength;
+    if (taken - this.#credited < CREDIT_STEP || this.#channel.closed) return;
+    this.#channel.send({ type: 'credit', bytes: taken - this.#credited });
+    this.#credited = taken;
   }
 
   #control(message: unknown): void {
@@ -95,17 +115,20 @@ export class ChannelStream extends Duplex {
       this.#receivedEnd = true;
       this.push(null);
       this.#closeIfDone();
-    } else if (type === 'pause') {
-      this.#remotePaused = true;
-    } else if (type === 'resume') {
-      this.#remotePaused = false;
+    } else if (type === 'credit') {
+      const bytes = (message as { bytes?: unknown }).bytes;
+      if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes <= 0 || bytes > this.#unacknowledged) {
+        this.destroy(new Error(`node ${this.#channel.peer.nodeId} sent a malformed credit`));
+        return;
+      }
+      this.#unacknowledged -= bytes;
       this.#release();
     }
   }
 
-  /** Acknowledges the pending write once the channel has room and the other end takes bytes. */
+  /** Acknowledges the pending write once the channel has room and the window is not spent. */
   #release(): void {
-    if (this.#waitingForDrain || this.#remotePaused || !this.#pendingWrite) return;
+    if (this.#waitingForDrain || this.#unacknowledged >= WINDOW_BYTES || !this.#pendingWrite) return;
     const done = this.#pendingWrite;
     this.#pendingWrite = null;
     done();

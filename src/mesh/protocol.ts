@@ -7,7 +7,8 @@
  *                           another backend while the client waits
  *   both ways               bytes: the connection's payload, in order
  *                           {type: 'end'}: this side's half-close (a FIN), after its last bytes
- *                           {type: 'pause'} / {type: 'resume'}: this side's socket cannot take more for now
+ *                           {type: 'credit', bytes}: this side's reader took that many more bytes; a sender
+ *                           keeps at most a window (channel-stream.ts) not yet credited on the way
  *
  * Either end closing the channel before both `end`s resets the connection at the other end. `proxy` carries the
  * client's address for a PROXY protocol v2 header, written by the task's node before any payload.
@@ -21,8 +22,8 @@
  * The framing keeps datagram boundaries whatever the byte stream in between does with its chunks. No datagram is
  * over 65,507 bytes (an IPv4 UDP payload's most), so a frame that claims more is malformed and ends its flow, and
  * a reader never holds more than one frame's worth. Either end closing the channel ends the flow; there is no
- * half-close in UDP. Control messages on the channel are the byte stream's own (pause, resume) and carry nothing
- * of the flow.
+ * half-close in UDP. Control messages on the channel are the byte stream's own (credit) and carry nothing of the
+ * flow.
  */
 
 import * as v from 'valibot';
@@ -54,7 +55,7 @@ export const connectRequestSchema = v.object({
 });
 
 /** The control messages of a mesh stream (anything else is ignored). */
-export type MeshStreamMessage = { type: 'end' } | { type: 'pause' } | { type: 'resume' };
+export type MeshStreamMessage = { type: 'end' } | { type: 'credit'; bytes: number };
 
 export const MESH_UDP = 'mesh.udp';
 

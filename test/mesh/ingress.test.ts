@@ -188,6 +188,45 @@ describe('ingress routing mesh', { timeout: 30_000 }, () => {
     });
   }
 
+  it('paces a client that stops reading now and then, across nodes, and never resets it', async () => {
+    const ingress = await listener([remote('remote-1')]);
+    const backend = backends.get('remote-1')!;
+    const before = backend.accepted.length;
+    const client = await open(ingress.port);
+    client.on('error', () => {});
+    await until('the backend to accept', () => backend.accepted.length > before);
+    const socket = backend.accepted.at(-1)!.socket;
+    const total = 256 << 20;
+    const piece = Buffer.alloc(1 << 20, 7);
+    let offered = 0;
+    const pump = () => {
+      while (offered < total && !socket.destroyed) {
+        offered += piece.length;
+        if (!socket.write(piece)) return void socket.once('drain', pump);
+      }
+      if (offered >= total) socket.end();
+    };
+    pump();
+    // A client that takes a breath every 4 MB, as a browser writing to a slow disk does.
+    let received = 0;
+    let nextBreath = 4 << 20;
+    const ended = await new Promise<string>((resolve) => {
+      client.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        if (received >= nextBreath) {
+          nextBreath += 4 << 20;
+          client.pause();
+          setTimeout(() => client.resume(), 60);
+        }
+      });
+      client.once('end', () => resolve('end'));
+      client.once('close', (hadError) => resolve(hadError ? 'reset' : 'end'));
+    });
+    client.destroy();
+    assert.equal(ended, 'end', `the connection ended cleanly after ${received} bytes`);
+    assert.equal(received, total);
+  });
+
   it('closes a half-open client after the idle timeout, without touching another published port', async () => {
     const quiet = await listener([remote('remote-1')], { limits: { idleTimeoutMs: 300 } });
     const other = await listener([local('local-2', '127.0.0.3')]);
