@@ -7,6 +7,7 @@
  */
 
 import type { Service, Task } from '../api/types.ts';
+import { invalidArgument } from '../errors.ts';
 import type { ClusterState } from './state/cluster-state.ts';
 import { isTerminal } from './state/cluster-state.ts';
 
@@ -114,17 +115,29 @@ function servingBackend(state: ClusterState, task: Task): MeshBackend | null {
   return { taskId: task.ID, nodeId: node.ID, containerId };
 }
 
-/** `5432`, `53/udp, 53/tcp` → ports; anything unreadable is left out (the API checks the label when it is set). */
-export function declaredPorts(service: Service): Array<{ port: number; protocol: 'tcp' | 'udp' }> {
-  const label = service.Spec.Labels?.[EXPOSE_LABEL] ?? '';
+/** The ports a service declares with EXPOSE_LABEL (`5432`, `53/udp,53/tcp`); throws on a malformed label. */
+export function parseDeclaredPorts(label: string): Array<{ port: number; protocol: 'tcp' | 'udp' }> {
   const ports: Array<{ port: number; protocol: 'tcp' | 'udp' }> = [];
   for (const item of label.split(',')) {
     const match = /^\s*(\d{1,5})(?:\/(tcp|udp))?\s*$/.exec(item);
-    if (!match) continue;
-    const port = Number(match[1]);
-    if (port >= 1 && port <= 65535) ports.push({ port, protocol: (match[2] as 'tcp' | 'udp' | undefined) ?? 'tcp' });
+    const port = Number(match?.[1]);
+    if (!match || port < 1 || port > 65535) {
+      throw invalidArgument(`invalid ${EXPOSE_LABEL} label "${label}": give PORT[/tcp|udp], comma-separated, e.g. ${EXPOSE_LABEL}=80,53/udp`);
+    }
+    ports.push({ port, protocol: (match[2] as 'tcp' | 'udp' | undefined) ?? 'tcp' });
   }
   return ports;
+}
+
+/** The ports a stored service declares; a label stored before it was checked counts as none. */
+export function declaredPorts(service: Service): Array<{ port: number; protocol: 'tcp' | 'udp' }> {
+  const label = service.Spec.Labels?.[EXPOSE_LABEL];
+  if (label === undefined) return [];
+  try {
+    return parseDeclaredPorts(label);
+  } catch {
+    return [];
+  }
 }
 
 function servicePorts(service: Service): Array<{ port: number; protocol: 'tcp' | 'udp' }> {

@@ -329,4 +329,19 @@ describe('/networks', () => {
     assert.equal(update.status, 200);
     assert.equal(proposer.state.services[created.body.ID]!.Endpoint!.VirtualIPs, undefined);
   });
+
+  it('warns when a service on an overlay network declares no port, and refuses a malformed declaration', async () => {
+    await createOverlay('mid');
+    const on = (name: string, labels?: Record<string, string>) => ({ Name: name, ...(labels ? { Labels: labels } : {}), TaskTemplate: { ContainerSpec: { Image: 'img' }, Networks: [{ Target: 'mid' }] } });
+    const silent = await call<{ Warnings?: string[] }>('POST', '/services/create', on('silent'));
+    assert.equal(silent.status, 201);
+    assert.ok(silent.body.Warnings?.some((w) => /service silent joins an overlay network but declares no port.*--label com\.swarmlet\.expose=PORT/.test(w)), JSON.stringify(silent.body));
+    const declared = await call<{ Warnings?: string[] }>('POST', '/services/create', on('declared', { 'com.swarmlet.expose': '80,53/udp' }));
+    assert.ok(!declared.body.Warnings?.some((w) => /declares no port/.test(w)), JSON.stringify(declared.body));
+    const before = Object.keys(proposer.state.services).length;
+    const malformed = await call<{ message: string }>('POST', '/services/create', on('malformed', { 'com.swarmlet.expose': '80/sctp' }));
+    assert.equal(malformed.status, 400);
+    assert.match(malformed.body.message, /invalid com\.swarmlet\.expose label "80\/sctp": give PORT\[\/tcp\|udp\]/);
+    assert.equal(Object.keys(proposer.state.services).length, before, 'nothing stored');
+  });
 });

@@ -5,6 +5,7 @@
 
 import type { EndpointPortConfig, EndpointSpec, Service, ServiceSpec } from '../../api/types.ts';
 import { invalidArgument } from '../../errors.ts';
+import { EXPOSE_LABEL, parseDeclaredPorts } from '../../manager/mesh-table.ts';
 import type { ClusterState } from '../../manager/state/cluster-state.ts';
 import { findService, requireSwarm } from '../../manager/state/queries.ts';
 import { newId } from '../../util/ids.ts';
@@ -64,6 +65,21 @@ async function imageWarnings(ctx: ApiContext, spec: ServiceSpec): Promise<string
   return [`image ${image} is not present on this node's engine; swarmlet never pulls, so load it (docker load) or tasks stay rejected`];
 }
 
+/**
+ * A service on an overlay network is reached through user-space listeners, which serve only the ports they know:
+ * its published target ports and those it declares (EXPOSE_LABEL). One with neither is unreachable by other services,
+ * which is worth saying at once. A malformed declaration is refused before anything is stored.
+ */
+function portWarnings(spec: ServiceSpec): string[] {
+  const label = spec.Labels?.[EXPOSE_LABEL];
+  const declared = label === undefined ? [] : parseDeclaredPorts(label);
+  if (!spec.TaskTemplate.Networks?.length || declared.length > 0 || (spec.EndpointSpec?.Ports?.length ?? 0) > 0) return [];
+  return [
+    `service ${spec.Name} joins an overlay network but declares no port, so other services cannot reach it there: ` +
+      `publish one (--publish) or declare the ports its tasks serve with --label ${EXPOSE_LABEL}=PORT[/udp],...`,
+  ];
+}
+
 /** `engine`, when given, lets a spec naming one of the engine's own networks be refused with what to use instead. */
 export function serviceRoutes(router: Router, ctx: ApiContext, engine?: EngineNetworks): void {
   router.add('GET', '/services', async ({ res, query }) => {
@@ -85,9 +101,10 @@ export function serviceRoutes(router: Router, ctx: ApiContext, engine?: EngineNe
   router.add('POST', '/services/create', async ({ req, res }) => {
     requireSwarm(ctx.proposer.state);
     const spec = await resolveServiceNetworks(ctx, withDefaults(parseServiceSpec(await readJson(req)), ctx), engine);
+    const portNotes = portWarnings(spec);
     const id = newId(ctx.random);
     await ctx.proposer.propose({ type: 'service.create', id, spec, now: new Date(ctx.now()).toISOString() });
-    const warnings = await imageWarnings(ctx, spec);
+    const warnings = [...(await imageWarnings(ctx, spec)), ...portNotes];
     sendJson(res, 201, warnings.length > 0 ? { ID: id, Warnings: warnings } : { ID: id });
   });
 
@@ -108,8 +125,9 @@ export function serviceRoutes(router: Router, ctx: ApiContext, engine?: EngineNe
       if (!service.PreviousSpec) throw invalidArgument(`service ${service.Spec.Name} does not have a previous spec to roll back to`);
       spec = service.PreviousSpec;
     }
+    const portNotes = portWarnings(spec);
     await ctx.proposer.propose({ type: 'service.update', id: service.ID, version, spec, now: new Date(ctx.now()).toISOString() });
-    sendJson(res, 200, { Warnings: await imageWarnings(ctx, spec) });
+    sendJson(res, 200, { Warnings: [...(await imageWarnings(ctx, spec)), ...portNotes] });
   });
 
   router.add('DELETE', '/services/{id}', async ({ res, params }) => {
