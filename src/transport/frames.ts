@@ -10,6 +10,14 @@
  * The counter is on the wire only so a refusal can say "replayed or reordered" instead of "bad tag": the receiver
  * requires exactly the next one, which it knows without reading it. Everything that can be checked before
  * decrypting is (size first), so an oversized or misrouted frame costs no cipher work.
+ *
+ * Memory: node:crypto gives every update() a new buffer, so a bulk stream makes one per frame on each side. Left
+ * to the garbage collector, such buffers count as V8 external memory until a collection finds them. Measured on a
+ * 512 MB loopback stream, V8 then ran 8 full mark-compacts where plain ws ran 2, on helper threads taking CPU the
+ * transfer needed, and malloc faulted fresh pages in for each frame. So a buffer this transport is done with is
+ * given back at once (releaseBuffer): the sealed bytes once copied into the frame, a received frame once opened
+ * (channel.ts). That brought the mark-compacts down to plain ws's 2 and the sending side from about 0.42 to 0.27
+ * CPU-s/GB.
  */
 
 import { createCipheriv, createDecipheriv, hkdfSync, type CipherChaCha20Poly1305, type CipherGCM, type DecipherChaCha20Poly1305, type DecipherGCM } from 'node:crypto';
@@ -70,6 +78,23 @@ function writeHeader(out: Buffer, type: number, counter: number, length: number)
   out.writeUInt32BE(length, 9);
 }
 
+/** ArrayBuffer.prototype.transfer (ES2024, in Node since 20), which TypeScript's ES2023 library does not declare. */
+type TransferableBuffer = ArrayBufferLike & { transfer?: (newLength: number) => ArrayBuffer };
+
+/**
+ * Frees `bytes`' memory now rather than at some later garbage collection, when `bytes` spans its whole
+ * ArrayBuffer: memory allocated for it alone, never a view into a larger buffer (a socket read that holds more
+ * frames, Buffer's shared pool), which is left alone. Answers whether it freed. The caller must be the only holder:
+ * afterwards the buffer is detached, zero bytes long to anyone still holding it. Transferring to a zero-length
+ * buffer frees the old memory at once and takes it off V8's external-memory count.
+ */
+export function releaseBuffer(bytes: Uint8Array): boolean {
+  const buffer = bytes.buffer as TransferableBuffer;
+  if (bytes.byteLength === 0 || bytes.byteOffset !== 0 || bytes.byteLength !== buffer.byteLength || typeof buffer.transfer !== 'function') return false;
+  buffer.transfer(0);
+  return true;
+}
+
 function ownBuffer(length: number): Uint8Array {
   const fresh = Buffer.allocUnsafeSlow(length);
   return new Uint8Array(fresh.buffer, fresh.byteOffset, fresh.length);
@@ -96,6 +121,7 @@ export function sealFrame(aead: AeadName, key: Uint8Array, counter: number, type
   body.copy(out, FRAME_HEADER_BYTES);
   const rest = sealer.final();
   rest.copy(out, FRAME_HEADER_BYTES + body.length);
+  releaseBuffer(body); // node:crypto's own new buffer, now copied into the frame: nobody else holds it
   sealer.getAuthTag().copy(out, FRAME_HEADER_BYTES + payload.length);
   return frame;
 }

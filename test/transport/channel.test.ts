@@ -212,6 +212,46 @@ describe('bulk channels and backpressure', () => {
     }
   });
 
+  it('hands out payloads that stay intact after delivery while the frames they came in are freed', async () => {
+    const accepted = deferred<SecureChannel>();
+    const echo = await echoServer({ onChannel: accepted.resolve }, ['bulk']);
+    const channel = await dial(echo.address, 'bulk', security(alice));
+    try {
+      const serverSide = await accepted.promise;
+      // Sizes that make ws assemble a frame of its own (freed once opened) and ones it hands over as a view into
+      // a socket read (left alone); every payload is kept and checked only once the whole stream is in.
+      const sizes = Array.from({ length: 120 }, (_, i) => [64 * 1024, MiB, 5000, 100, 200 * 1024][i % 5]!);
+      const kept: Uint8Array[] = [];
+      const messages: unknown[] = [];
+      serverSide.onMessage((message) => messages.push(message));
+      const finished = new Promise<void>((resolve) => serverSide.onBytes((bytes) => {
+        kept.push(bytes);
+        if (kept.length === sizes.length) resolve();
+      }));
+      let next = 0;
+      await new Promise<void>((resolve) => {
+        const pump = () => {
+          while (next < sizes.length) {
+            const index = next++;
+            channel.send({ index });
+            if (!channel.sendBytes(new Uint8Array(sizes[index]!).fill(index & 0xff))) return;
+          }
+          resolve();
+        };
+        channel.onDrain(pump);
+        pump();
+      });
+      await within(finished, 20_000, 'receiving the stream');
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(kept.map((bytes) => bytes.length), sizes);
+      kept.forEach((bytes, index) => assert.ok(bytes.every((v) => v === (index & 0xff)), `payload ${index} changed after delivery`));
+      assert.deepEqual(messages, sizes.map((_, index) => ({ index })));
+    } finally {
+      channel.close();
+      await echo.server.close();
+    }
+  });
+
   it('keeps control, bulk and join apart: one TCP connection per kind', async () => {
     const echo = await echoServer({}, ['control', 'bulk', 'join']);
     try {

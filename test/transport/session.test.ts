@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AEAD_NAMES } from '../../src/transport/aead.ts';
-import { FRAME_OVERHEAD, FRAME_TYPE, openFrame, sealFrame } from '../../src/transport/frames.ts';
+import { FRAME_OVERHEAD, FRAME_TYPE, openFrame, releaseBuffer, sealFrame } from '../../src/transport/frames.ts';
 import { Session, type SessionOptions } from '../../src/transport/session.ts';
 import type { Result } from '../../src/transport/errors.ts';
 import { seededRandom } from './helpers.ts';
@@ -70,6 +70,24 @@ for (const aead of AEAD_NAMES) describe(`transport frames and sessions (${aead})
     assert.equal(Buffer.from(opened(b.open(frame)).payload).toString(), 'first');
     assert.equal(Buffer.from(opened(b.open(a.seal(FRAME_TYPE.bulk, text('again'), into))).payload).toString(), 'again');
     assert.throws(() => a.seal(FRAME_TYPE.bulk, text('too long'), into), RangeError);
+  });
+
+  it("leaves the caller's payload and the frame whole: only its own scratch memory is given back", () => {
+    const { a, b } = pair();
+    // Payloads that are whole ArrayBuffers of their own, the kind releaseBuffer would free if handed one.
+    for (const size of [1, 100, 64 * 1024, 1 << 20]) {
+      const payload = random(size);
+      const copy = payload.slice();
+      const into = new Uint8Array(FRAME_OVERHEAD + size);
+      for (const frame of [a.seal(FRAME_TYPE.bulk, payload), a.seal(FRAME_TYPE.bulk, payload, into)]) {
+        assert.equal(frame.length, FRAME_OVERHEAD + size);
+        assert.deepEqual(payload, copy);
+        const sealed = frame.slice();
+        const { payload: out } = opened(b.open(frame));
+        assert.deepEqual(out, copy);
+        assert.deepEqual(frame, sealed, 'opening a frame must not change it');
+      }
+    }
   });
 
   it('refuses a frame sealed under another key', () => {
@@ -148,5 +166,31 @@ for (const aead of AEAD_NAMES) describe(`transport frames and sessions (${aead})
     const { a, b } = pair({ rekeyAfterFrames: 10 }, { rekeyAfterFrames: 11 });
     for (let i = 0; i < 10; i++) opened(b.open(a.seal(FRAME_TYPE.control, text(String(i)))));
     refusedWith(b.open(a.seal(FRAME_TYPE.control, text('10'))), 'auth_failed');
+  });
+});
+
+describe('releasing buffers early', () => {
+  it('frees a buffer that is a whole ArrayBuffer of its own: it is detached, zero bytes long', () => {
+    const bytes = new Uint8Array(64 * 1024).fill(7);
+    assert.equal(releaseBuffer(bytes), true);
+    assert.equal(bytes.length, 0);
+    assert.equal(bytes.buffer.byteLength, 0);
+    const node = Buffer.allocUnsafe(64 * 1024);
+    assert.equal(releaseBuffer(node), true);
+    assert.equal(node.length, 0);
+  });
+
+  it('leaves alone a view into a larger buffer, a pooled Buffer and an empty one', () => {
+    const whole = new Uint8Array(1024).fill(1);
+    for (const view of [whole.subarray(0, 512), whole.subarray(512), whole.subarray(1, 1023)]) {
+      assert.equal(releaseBuffer(view), false);
+    }
+    assert.equal(whole.length, 1024);
+    assert.ok(whole.every((v) => v === 1));
+    const pooled = Buffer.from('a small buffer from the shared pool');
+    assert.notEqual(pooled.buffer.byteLength, pooled.length, 'this Buffer should come from the pool');
+    assert.equal(releaseBuffer(pooled), false);
+    assert.equal(pooled.toString(), 'a small buffer from the shared pool');
+    assert.equal(releaseBuffer(new Uint8Array(0)), false);
   });
 });
