@@ -1,15 +1,22 @@
 /**
- * The routing mesh on real hosts (issue 6): three network namespaces on one bridge, each with its own dockerd and the
- * built executable — a manager that runs no task of the published service and two workers that do. A published
- * port answers on every host; requests spread over the tasks on both workers; a task whose container is killed
- * costs only the requests it was answering, and is out of rotation at once; scaling down under load fails no request, because a task is
- * drained (out of rotation on every node, its connections finished) before its container stops.
+ * The routing mesh and overlay networks on real hosts (issue 6): three network namespaces on one bridge, each with its
+ * own dockerd and the built executable — a manager that runs no task of the published service and two workers that
+ * do.
+ *
+ * - A published port answers on every host, and requests spread over the tasks on both workers.
+ * - A task whose container is killed costs only the requests it was answering, and leaves rotation at once.
+ * - Scaling down under load fails no request: a task is drained (out of rotation on every node, its connections
+ *   finished) before its container stops.
+ * - UDP flows go through a published port on every host.
+ * - On an overlay network a task on one host reaches a service on another by name (its VIP) and each of its tasks
+ *   by `tasks.NAME`, while a container on another network reaches neither.
  *
  * Time limits are about three times the goals (a dead task out of rotation within 1 s), so a busy two-core machine
  * does not make them flaky.
  */
 
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { Task } from '../../src/api/types.ts';
@@ -164,6 +171,31 @@ describe('routing mesh on real hosts', { timeout: 600_000 }, () => {
     await cli('h1', ['service', 'rm', 'site']);
   });
 
+  it('carries UDP through a published port on every host, each flow to one task, over both tasks', async () => {
+    // The test image has no UDP server: the tasks run this machine's Node from the host's root, mounted read-only.
+    const echo = "const s=require('dgram').createSocket('udp4');s.on('message',(m,r)=>s.send(Buffer.concat([Buffer.from(require('os').hostname()+' '),m]),r.port,r.address));s.bind(53)";
+    await cli('h1', [
+      'service', 'create', '--detach', '--name', 'echo', '--replicas', '2', '--replicas-max-per-node', '1', '--constraint', 'node.role==worker',
+      '--publish', 'published=5454,target=53,protocol=udp', '--mount', 'type=bind,source=/,target=/host,readonly',
+      TEST_IMAGE, 'busybox', 'chroot', '/host', process.execPath, '-e', echo,
+    ]);
+    await until('two running tasks of echo', async () => ((await runningTasks('echo')).length === 2 ? true : undefined), 60_000);
+    const answered = await until('UDP answers through every host from both tasks', async () => {
+      const seen = new Set<string>();
+      for (const host of ['h1', 'h2', 'h3']) {
+        // A new socket per datagram is a new flow: the balancer decides each afresh.
+        for (let i = 0; i < 4; i++) {
+          const reply = await udpRoundTrip(harness.host(host).address, 5454, `ping ${host} ${i}`);
+          if (!reply?.endsWith(`ping ${host} ${i}`)) return undefined;
+          seen.add(reply.split(' ')[0]!);
+        }
+      }
+      return seen.size === 2 ? seen : undefined;
+    }, 30_000);
+    console.log(`mesh: UDP on 5454 answered through h1, h2 and h3 by ${[...answered].join(' and ')}`);
+    await cli('h1', ['service', 'rm', 'echo']);
+  });
+
   it('lets a task reach a service on its overlay network by name and its tasks by tasks.NAME, across hosts, and no other network', async () => {
     await cli('h1', ['network', 'create', 'appnet']);
     await cli('h1', ['network', 'create', 'othernet']);
@@ -224,6 +256,22 @@ describe('routing mesh on real hosts', { timeout: 600_000 }, () => {
     }, 30_000);
   });
 });
+
+/** Sends `text` in one datagram from a fresh socket and resolves with the answer, or undefined after a second. */
+function udpRoundTrip(address: string, port: number, text: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = dgram.createSocket('udp4');
+    const timer = setTimeout(() => finish(undefined), 1_000);
+    const finish = (reply: string | undefined) => {
+      clearTimeout(timer);
+      socket.close();
+      resolve(reply);
+    };
+    socket.on('message', (message) => finish(message.toString()));
+    socket.on('error', () => finish(undefined));
+    socket.send(text, port, address);
+  });
+}
 
 /** The hostnames of back's containers on h3: the pages its tasks serve. */
 async function h3Pages(): Promise<string[]> {
