@@ -20,7 +20,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
 import WebSocket, { WebSocketServer } from 'ws';
 import { describeError } from '../errors.ts';
-import type { Logger } from '../util/logger.ts';
+import { LogThrottle, type Logger } from '../util/logger.ts';
 import { localAeadOffer, type AeadName } from './aead.ts';
 import { WsChannel } from './channel.ts';
 import type { SecureChannel } from './secure-channel.ts';
@@ -81,6 +81,9 @@ interface PendingConnection {
   timer: NodeJS.Timeout;
 }
 
+/** Refusal reasons a single misbehaving client can produce many times a second. */
+const FLOODING = new Set(['rate_limited', 'overloaded']);
+
 const defaultRandomBytes = (length: number) => new Uint8Array(cryptoRandomBytes(length));
 
 export async function listen(options: TransportServerOptions): Promise<TransportServer> {
@@ -98,9 +101,15 @@ export async function listen(options: TransportServerOptions): Promise<Transport
   const refusals: Record<string, number> = {};
   let closing: Promise<void> | null = null;
 
+  const refusalLines = new LogThrottle();
   const refusal = (address: string, kind: ChannelKind | null, reason: string, message: string) => {
     refusals[reason] = (refusals[reason] ?? 0) + 1;
-    log.warn(`transport: refused ${kind ? `a ${kind}` : 'a'} connection from ${address}: ${reason}: ${message}`);
+    // Refusals that come in floods (a client past the rate limit, a node past its connection limit) are said once
+    // per reason and remote host every few seconds, with a count; every other refusal is said each time.
+    const skipped = FLOODING.has(reason) ? refusalLines.admit(`${reason} ${address.replace(/:\d+$/, '')}`) : 0;
+    if (skipped === null) return;
+    const more = skipped > 0 ? ` (and ${skipped} more like it in the last seconds)` : '';
+    log.warn(`transport: refused ${kind ? `a ${kind}` : 'a'} connection from ${address}: ${reason}: ${message}${more}`);
   };
   const addressOf = (socket: Socket) => pending.get(socket)?.address ?? formatAddress(socket.remoteAddress, socket.remotePort);
 

@@ -249,6 +249,23 @@ describe('routing mesh on real hosts', { timeout: 600_000 }, () => {
     assert.notEqual((await inside(stranger, httpGet(vip))).code, 0, 'the VIP refuses a container of another network');
     console.log(`overlay: back reached by name (VIP ${vip}) and by tasks.back (${addresses.join(', ')}) from h2; refused from othernet`);
 
+    // On the wire between h2 and h3 the payload is ciphertext: a marker page fetched across is nowhere in a capture
+    // of the bridge, while a plaintext control sent across the bridge meanwhile is (the capture does see the wire).
+    const marker = `MESH-SECRET-${Date.now().toString(36)}`;
+    const control = `MESH-PLAINTEXT-${Date.now().toString(36)}`;
+    for (const id of await h3Pages()) {
+      assert.equal((await harness.host('h3').docker(['exec', id, 'sh', '-c', `echo ${marker} > /srv/secret.html`])).code, 0);
+    }
+    const capture = await harness.capture();
+    for (let i = 0; i < 4; i++) {
+      const reply = await inside(client, `printf 'GET /secret.html HTTP/1.0\\r\\n\\r\\n' | nc -w 3 back 80`);
+      assert.match(reply.stdout, new RegExp(marker), 'the marker page came across from h3');
+    }
+    await harness.plaintextProbe(control, { from: harness.host('h2'), to: harness.host('h3') });
+    const pcap = await capture.stop();
+    assert.ok(pcap.includes(Buffer.from(control)), 'the plaintext control is in the capture: it sees the wire');
+    assert.ok(!pcap.includes(Buffer.from(marker)), 'the marker page crossed the bridge in plaintext');
+
     for (const name of ['back', 'client', 'stranger']) await cli('h1', ['service', 'rm', name]);
     await until('the networks removable', async () => {
       const results = await Promise.all(['appnet', 'othernet'].map((name) => cluster.daemon('h1').cli(['network', 'rm', name])));
