@@ -128,9 +128,10 @@ describe('the stock docker CLI through the swarmlet socket', () => {
     // One node: the second task cannot bind the same port there, and says so.
     const tasks = await waitFor('one task running, one pending with the reason', async () => {
       const all = await swarmlet(daemon.socket, ['service', 'ps', 'hostport', '--no-trunc']);
-      return /Running/.test(all.stdout) && /host-mode port already in use on 1 node/.test(all.stdout) ? all.stdout : undefined;
+      const bound = new RegExp(`Running \\w.*\\*:${port}->80/tcp`).test(all.stdout);
+      return bound && /host-mode port already in use on 1 node/.test(all.stdout) ? all.stdout : undefined;
     });
-    assert.match(tasks, new RegExp(`\\*:${port}->80/tcp`), 'PORTS shows the binding');
+    assert.match(tasks, new RegExp(`Running\\s+Running .*\\*:${port}->80/tcp`), 'PORTS shows the binding of the running task');
     const page = await waitFor('the page through the bound port', async () => {
       const response = await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined);
       return response?.ok ? response.text() : undefined;
