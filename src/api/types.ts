@@ -324,6 +324,8 @@ export interface NodeImage {
   RepoDigests: string[];
   /** As the image's config says it (`amd64`, `arm64`), not the engine's spelling of the machine. */
   Platform: { OS: string; Architecture: string; Variant?: string };
+  /** The ports its config exposes (EXPOSE), as `80/tcp`: what a service of it serves on an overlay network. */
+  ExposedPorts?: string[];
 }
 
 export interface NodeDescription {

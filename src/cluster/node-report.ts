@@ -40,6 +40,7 @@ const descriptionSchema = v.object({
           RepoTags: refs(),
           RepoDigests: refs(),
           Platform: v.object({ OS: text(64), Architecture: text(64), Variant: v.optional(text(64)) }),
+          ExposedPorts: v.optional(v.pipe(v.array(v.pipe(v.string(), v.regex(/^\d{1,5}\/(tcp|udp|sctp)$/))), v.maxLength(64))),
         }),
       ),
       v.maxLength(MAX_IMAGES),

@@ -35,10 +35,14 @@ export function describeNode(info: EngineInfo, options: { hostname?: string; sys
  * platform needs one inspect per image; image IDs name content, so an ID's platform never changes and is read
  * once. The images come sorted, so an unchanged engine describes itself identically every time.
  */
+/** Exposed ports reported per image, at most (the leader refuses longer lists). */
+const MAX_EXPOSED_PORTS = 64;
+
 export class NodeDescriber {
   readonly #runtime: ContainerRuntime;
   readonly #options: { hostname?: string; systemReserveMemory?: number };
-  readonly #platforms = new Map<string, NodeImage['Platform']>();
+  /** What an image ID says of itself (its platform and exposed ports): content-addressed, so read once. */
+  readonly #platforms = new Map<string, Pick<NodeImage, 'Platform' | 'ExposedPorts'>>();
 
   constructor(runtime: ContainerRuntime, options: { hostname?: string; systemReserveMemory?: number }) {
     this.#runtime = runtime;
@@ -49,9 +53,9 @@ export class NodeDescriber {
     const [info, listing] = await Promise.all([this.#runtime.info(), this.#runtime.listImages()]);
     const images: NodeImage[] = [];
     for (const image of listing) {
-      const platform = await this.#platformOf(image.id);
+      const config = await this.#configOf(image.id);
       // Removed between the listing and the inspect: it is not there.
-      if (platform) images.push({ ID: image.id, RepoTags: [...image.repoTags].sort(), RepoDigests: [...image.repoDigests].sort(), Platform: platform });
+      if (config) images.push({ ID: image.id, RepoTags: [...image.repoTags].sort(), RepoDigests: [...image.repoDigests].sort(), ...config });
     }
     const listed = new Set(listing.map((image) => image.id));
     for (const id of this.#platforms.keys()) if (!listed.has(id)) this.#platforms.delete(id);
@@ -59,13 +63,16 @@ export class NodeDescriber {
     return { ...describeNode(info, this.#options), Images: images, MemoryLimit: info.MemoryLimit };
   }
 
-  async #platformOf(id: string): Promise<NodeImage['Platform'] | undefined> {
+  async #configOf(id: string): Promise<Pick<NodeImage, 'Platform' | 'ExposedPorts'> | undefined> {
     const known = this.#platforms.get(id);
     if (known) return known;
     const image = await this.#runtime.inspectImage(id);
     if (!image) return undefined;
-    const platform = { OS: image.os, Architecture: image.architecture, ...(image.variant ? { Variant: image.variant } : {}) };
-    this.#platforms.set(id, platform);
-    return platform;
+    const config = {
+      Platform: { OS: image.os, Architecture: image.architecture, ...(image.variant ? { Variant: image.variant } : {}) },
+      ...(image.exposedPorts.length > 0 ? { ExposedPorts: image.exposedPorts.slice(0, MAX_EXPOSED_PORTS) } : {}),
+    };
+    this.#platforms.set(id, config);
+    return config;
   }
 }

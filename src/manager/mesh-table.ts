@@ -8,13 +8,15 @@
 
 import type { Service, Task } from '../api/types.ts';
 import { invalidArgument } from '../errors.ts';
+import { parseImageReference } from './scheduler/image-reference.ts';
+import { ImageCatalog } from './scheduler/node-images.ts';
 import type { ClusterState } from './state/cluster-state.ts';
 import { isTerminal } from './state/cluster-state.ts';
 
 /**
  * The service label that declares the ports a service's tasks serve to other services on its networks, besides the
- * target ports it publishes: `5432`, `53/udp,53/tcp`. A virtual IP is a user-space listener, so it serves only the
- * ports it knows of (Swarm's kernel IPVS forwards them all).
+ * target ports it publishes and those its image exposes: `5432`, `53/udp,53/tcp`. A virtual IP is a user-space
+ * listener, so it serves only the ports it knows of (Swarm's kernel IPVS forwards them all).
  */
 export const EXPOSE_LABEL = 'com.swarmlet.expose';
 
@@ -45,7 +47,7 @@ export interface MeshNetworkService {
   aliases: string[];
   /** The virtual IP, `10.0.1.2`; null in dnsrr mode, where the name resolves to the tasks' addresses. */
   vip: string | null;
-  /** The ports its VIP and its tasks' addresses serve: published targets and declared ones (EXPOSE_LABEL). */
+  /** The ports its VIP and its tasks' addresses serve: the image's EXPOSE, published targets, EXPOSE_LABEL. */
   ports: Array<{ port: number; protocol: 'tcp' | 'udp' }>;
   /** Tasks that may take connections (as for the ingress), with their address on this network. */
   tasks: Array<MeshBackend & { address: string }>;
@@ -140,8 +142,23 @@ export function declaredPorts(service: Service): Array<{ port: number; protocol:
   }
 }
 
-function servicePorts(service: Service): Array<{ port: number; protocol: 'tcp' | 'udp' }> {
+/** The ports the service's image exposes (EXPOSE), as the first node holding the image reports them. */
+function imagePorts(state: ClusterState, service: Service, catalog: ImageCatalog): Array<{ port: number; protocol: 'tcp' | 'udp' }> {
+  const reference = parseImageReference(service.Spec.TaskTemplate.ContainerSpec.Image);
+  for (const node of Object.values(state.nodes)) {
+    const [image] = catalog.find(reference, node) ?? [];
+    if (!image) continue;
+    return (image.ExposedPorts ?? []).flatMap((exposed) => {
+      const [port, protocol] = exposed.split('/');
+      return protocol === 'tcp' || protocol === 'udp' ? [{ port: Number(port), protocol }] : [];
+    });
+  }
+  return [];
+}
+
+function servicePorts(state: ClusterState, service: Service, catalog: ImageCatalog): Array<{ port: number; protocol: 'tcp' | 'udp' }> {
   const seen = new Map<string, { port: number; protocol: 'tcp' | 'udp' }>();
+  for (const port of imagePorts(state, service, catalog)) seen.set(`${port.port}/${port.protocol}`, port);
   for (const port of service.Endpoint?.Ports ?? []) {
     const protocol = port.Protocol === 'udp' ? 'udp' : port.Protocol === 'sctp' ? null : 'tcp';
     if (protocol) seen.set(`${port.TargetPort}/${protocol}`, { port: port.TargetPort, protocol });
@@ -152,6 +169,7 @@ function servicePorts(service: Service): Array<{ port: number; protocol: 'tcp' |
 
 /** Every overlay network some task is on, with its services' names, VIPs, ports and serving tasks. */
 function meshNetworks(state: ClusterState): MeshNetwork[] {
+  const catalog = new ImageCatalog();
   const networks = new Map<string, MeshNetwork>();
   const services = new Map<string, MeshNetworkService>();
   for (const task of Object.values(state.tasks)) {
@@ -173,7 +191,7 @@ function meshNetworks(state: ClusterState): MeshNetwork[] {
       if (!entry) {
         const vip = service.Endpoint?.VirtualIPs?.find((v) => v.NetworkID === stored.ID)?.Addr.split('/')[0] ?? null;
         const aliases = service.Spec.TaskTemplate.Networks?.find((n) => n.Target === stored.ID)?.Aliases ?? [];
-        entry = { serviceId: service.ID, name: service.Spec.Name, aliases: [...aliases], vip, ports: servicePorts(service), tasks: [] };
+        entry = { serviceId: service.ID, name: service.Spec.Name, aliases: [...aliases], vip, ports: servicePorts(state, service, catalog), tasks: [] };
         services.set(key, entry);
         network.services.push(entry);
       }

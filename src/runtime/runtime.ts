@@ -138,6 +138,8 @@ export interface ImageSummary {
   variant: string;
   repoTags: string[];
   repoDigests: string[];
+  /** The ports its config exposes (EXPOSE), as `80/tcp`. */
+  exposedPorts: string[];
 }
 
 /** An image as the engine lists it: enough to know whether it changed, without its platform. */

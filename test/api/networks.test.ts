@@ -114,7 +114,7 @@ describe('/networks', () => {
         nodeId: 'n1',
         random,
         now: () => T0,
-        runtime: { inspectImage: async () => ({ id: 'sha256:1' }) },
+        runtime: { inspectImage: async () => ({ id: 'sha256:1', exposedPorts: [] }) },
       } as unknown as ApiContext;
       const handle = buildRouter(ctx, engine).match(req);
       if (!handle) res.writeHead(404).end();

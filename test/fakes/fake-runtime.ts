@@ -96,7 +96,7 @@ export class FakeRuntime implements ContainerRuntime {
   // ---- knobs ----
 
   /** Makes an image present, as `docker load` would. */
-  addImage(ref: string, platform: { os?: string; architecture?: string; variant?: string } = {}): ImageSummary {
+  addImage(ref: string, platform: { os?: string; architecture?: string; variant?: string; exposedPorts?: string[] } = {}): ImageSummary {
     const image: ImageSummary = {
       id: `sha256:${this.hex()}`,
       os: platform.os ?? 'linux',
@@ -104,6 +104,7 @@ export class FakeRuntime implements ContainerRuntime {
       variant: platform.variant ?? '',
       repoTags: [ref],
       repoDigests: [],
+      exposedPorts: platform.exposedPorts ?? [],
     };
     this.images.set(ref, image);
     return image;

@@ -9,7 +9,9 @@ import { after, before, describe, it } from 'node:test';
 import { meshTable, type MeshTable } from '../../src/manager/mesh-table.ts';
 import { MeshController } from '../../src/mesh/controller.ts';
 import { silentLogger } from '../../src/util/logger.ts';
-import { clusterWith, iso, node, spec, T0 } from '../helpers/fixtures.ts';
+import { newTask } from '../../src/manager/orchestrator/task-factory.ts';
+import { networkSpec } from '../../src/manager/state/networks.ts';
+import { clusterWith, iso, node, nodeImage, spec, T0 } from '../helpers/fixtures.ts';
 import { connect, type Socket } from 'node:net';
 import { echo, EchoBackend, peerNetworks, roundTrip } from './helpers.ts';
 
@@ -165,5 +167,31 @@ describe('routing mesh controller', () => {
     });
     machine.state.security.revoked = { n3: iso(T0) };
     assert.deepEqual(meshTable(machine.state).members, ['n1', 'n2'], 'a removed node is no member');
+  });
+
+  it('tables overlay networks: names, VIPs, serving tasks with their addresses, and the ports from EXPOSE, publish and the label', () => {
+    const image = { ...nodeImage(['swarmlet-test/app:1']), ExposedPorts: ['80/tcp', '9000/sctp'] };
+    const machine = clusterWith([node('n1', { images: [image] }), node('n2')]);
+    machine.apply({ type: 'network.create', id: 'net1', spec: networkSpec({ name: 'appnet' }), subnet: '10.0.1.0/24', gateway: '10.0.1.1', now: iso(T0) });
+    const api = spec('api', { replicas: 2, image: 'swarmlet-test/app:1' });
+    api.Labels = { 'com.swarmlet.expose': '53/udp' };
+    api.TaskTemplate.Networks = [{ Target: 'net1', Aliases: ['backend'] }];
+    api.EndpointSpec = { Ports: [{ TargetPort: 8443, PublishedPort: 443 }] };
+    machine.apply({ type: 'service.create', id: 's1', spec: api, now: iso(T0) });
+    const tasks = [0, 1].map((i) => ({ ...newTask(machine.state.services.s1!, `t${i}`, iso(T0), { slot: i + 1 }), NodeID: `n${i + 1}` }));
+    machine.apply({ type: 'tasks.put', tasks, now: iso(T0) });
+    // t0 runs on n1; t1 on n2 is still starting: it holds its address and keeps n2's bridge, but takes no connection.
+    machine.apply({ type: 'tasks.status', nodeId: 'n1', updates: [{ taskId: 't0', status: { Timestamp: iso(T0), State: 'running', Message: '', ContainerStatus: { ContainerID: 'c0' } } }], now: iso(T0) });
+    machine.apply({ type: 'tasks.status', nodeId: 'n2', updates: [{ taskId: 't1', status: { Timestamp: iso(T0), State: 'starting', Message: '', ContainerStatus: { ContainerID: 'c1' } } }], now: iso(T0) });
+    const [network] = meshTable(machine.state).networks!;
+    const address = (id: string) => machine.state.tasks[id]!.NetworksAttachments![0]!.Addresses[0]!.split('/')[0]!;
+    assert.deepEqual(network, {
+      networkId: 'net1', name: 'appnet', subnet: '10.0.1.0/24', gateway: '10.0.1.1', nodes: ['n1', 'n2'],
+      services: [{
+        serviceId: 's1', name: 'api', aliases: ['backend'], vip: machine.state.services.s1!.Endpoint!.VirtualIPs![0]!.Addr.split('/')[0],
+        ports: [{ port: 53, protocol: 'udp' }, { port: 80, protocol: 'tcp' }, { port: 8443, protocol: 'tcp' }],
+        tasks: [{ taskId: 't0', nodeId: 'n1', containerId: 'c0', address: address('t0') }],
+      }],
+    });
   });
 });

@@ -118,6 +118,8 @@ export function runtimeContract(name: string, makeRuntime: () => Promise<Runtime
       assert.match(image.id, /^sha256:[0-9a-f]{64}$/);
       assert.ok(image.os && image.architecture);
       assert.ok(image.repoTags.includes(subject!.image));
+      // The test image declares no EXPOSE.
+      assert.deepEqual(image.exposedPorts, []);
       assert.equal(await rt().inspectImage(`swarmlet-test/absent:${run}`), undefined);
     });
 

@@ -67,16 +67,19 @@ async function imageWarnings(ctx: ApiContext, spec: ServiceSpec): Promise<string
 
 /**
  * A service on an overlay network is reached through user-space listeners, which serve only the ports they know:
- * its published target ports and those it declares (EXPOSE_LABEL). One with neither is unreachable by other services,
- * which is worth saying at once. A malformed declaration is refused before anything is stored.
+ * those its image exposes, its published target ports and those it declares (EXPOSE_LABEL). One with none is
+ * unreachable by other services, which is worth saying at once. A malformed declaration is refused before anything
+ * is stored. The image is looked up on this node's engine; absent here, it is not taken to expose anything.
  */
-function portWarnings(spec: ServiceSpec): string[] {
+async function portWarnings(ctx: ApiContext, spec: ServiceSpec): Promise<string[]> {
   const label = spec.Labels?.[EXPOSE_LABEL];
   const declared = label === undefined ? [] : parseDeclaredPorts(label);
   if (!spec.TaskTemplate.Networks?.length || declared.length > 0 || (spec.EndpointSpec?.Ports?.length ?? 0) > 0) return [];
+  const image = await ctx.runtime.inspectImage(spec.TaskTemplate.ContainerSpec.Image).catch(() => undefined);
+  if (image && image.exposedPorts.length > 0) return [];
   return [
     `service ${spec.Name} joins an overlay network but declares no port, so other services cannot reach it there: ` +
-      `publish one (--publish) or declare the ports its tasks serve with --label ${EXPOSE_LABEL}=PORT[/udp],...`,
+      `publish one (--publish), or declare the ports its tasks serve with --label ${EXPOSE_LABEL}=PORT[/udp],... (its image exposes none)`,
   ];
 }
 
@@ -101,7 +104,7 @@ export function serviceRoutes(router: Router, ctx: ApiContext, engine?: EngineNe
   router.add('POST', '/services/create', async ({ req, res }) => {
     requireSwarm(ctx.proposer.state);
     const spec = await resolveServiceNetworks(ctx, withDefaults(parseServiceSpec(await readJson(req)), ctx), engine);
-    const portNotes = portWarnings(spec);
+    const portNotes = await portWarnings(ctx, spec);
     const id = newId(ctx.random);
     await ctx.proposer.propose({ type: 'service.create', id, spec, now: new Date(ctx.now()).toISOString() });
     const warnings = [...(await imageWarnings(ctx, spec)), ...portNotes];
@@ -125,7 +128,7 @@ export function serviceRoutes(router: Router, ctx: ApiContext, engine?: EngineNe
       if (!service.PreviousSpec) throw invalidArgument(`service ${service.Spec.Name} does not have a previous spec to roll back to`);
       spec = service.PreviousSpec;
     }
-    const portNotes = portWarnings(spec);
+    const portNotes = await portWarnings(ctx, spec);
     await ctx.proposer.propose({ type: 'service.update', id: service.ID, version, spec, now: new Date(ctx.now()).toISOString() });
     sendJson(res, 200, { Warnings: [...(await imageWarnings(ctx, spec)), ...portNotes] });
   });

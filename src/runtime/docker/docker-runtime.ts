@@ -98,6 +98,7 @@ interface EngineImageInspect {
   Os: string;
   Architecture: string;
   Variant?: string;
+  Config?: { ExposedPorts?: Record<string, unknown> | null } | null;
   RepoTags?: string[] | null;
   RepoDigests?: string[] | null;
 }
@@ -344,6 +345,7 @@ export class DockerRuntime implements ContainerRuntime {
         variant: body.Variant ?? '',
         repoTags: body.RepoTags ?? [],
         repoDigests: body.RepoDigests ?? [],
+        exposedPorts: Object.keys(body.Config?.ExposedPorts ?? {}).sort(),
       };
     } catch (err) {
       if (err instanceof SwarmletError && err.code === 'not_found') return undefined;
