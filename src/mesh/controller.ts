@@ -96,7 +96,9 @@ export class MeshController {
       (serviceId, taskId, port) => {
         if (this.#draining.has(taskId)) return null;
         const task = this.#local.get(`${serviceId}/${taskId}`);
-        return task && task.udpTargets.has(port) ? task.address : null;
+        if (task && task.udpTargets.has(port)) return task.address;
+        const onOverlay = this.#overlay?.localTasks.get(`${serviceId}/${taskId}`);
+        return onOverlay && onOverlay.udpTargets.has(port) ? onOverlay.address : null;
       },
       undefined,
       this.#options.log,

@@ -14,8 +14,8 @@
  *   themselves.
  *
  * A listener takes connections only from the network's own subnet: a container on another network can reach the
- * node (it is its gateway too) and is refused, so networks stay apart as Swarm's do. UDP services are served by the
- * ingress's UDP path when it is wired; TCP is served here.
+ * node (it is its gateway too) and is refused, so networks stay apart as Swarm's do. TCP connections and UDP flows
+ * are both served, as on the ingress.
  *
  * A bridge whose network no task on this node uses any more is taken down: its listeners, its DNS server, the
  * addresses bound on it, and the engine network itself.
@@ -30,6 +30,7 @@ import type { Backend } from './balancer.ts';
 import { DnsServer } from './dns-server.ts';
 import { type AddressBinder, reconcileAddresses } from './host-addresses.ts';
 import { IngressListener, type StreamOpener } from './ingress.ts';
+import { UdpIngressListener } from './udp-ingress.ts';
 
 /** The Linux interface of a swarm network's bridge (agent/networks.ts makes it with this name). */
 export function bridgeDevice(networkId: string): string {
@@ -60,12 +61,12 @@ interface LocalNetwork {
   device: string;
   dns: DnsServer | null;
   names: Map<string, string[]>;
-  /** By `address:port`. */
-  listeners: Map<string, IngressListener>;
+  /** By `address:port/protocol`. */
+  listeners: Map<string, IngressListener | UdpIngressListener>;
 }
 
 /** This node's overlay tasks, by `serviceId/taskId`: their address and the ports other nodes may reach them on. */
-export type OverlayLocalTasks = Map<string, { address: string; targets: Set<number> }>;
+export type OverlayLocalTasks = Map<string, { address: string; targets: Set<number>; udpTargets: Set<number> }>;
 
 export class OverlayMesh {
   readonly #options: OverlayOptions;
@@ -88,7 +89,10 @@ export class OverlayMesh {
     for (const network of networks) {
       for (const service of network.services) {
         const targets = new Set(service.ports.filter((p) => p.protocol === 'tcp').map((p) => p.port));
-        for (const task of service.tasks) if (task.nodeId === selfId) local.set(`${service.serviceId}/${task.taskId}`, { address: task.address, targets });
+        const udpTargets = new Set(service.ports.filter((p) => p.protocol === 'udp').map((p) => p.port));
+        for (const task of service.tasks) {
+          if (task.nodeId === selfId) local.set(`${service.serviceId}/${task.taskId}`, { address: task.address, targets, udpTargets });
+        }
       }
     }
     this.#local = local;
@@ -136,17 +140,16 @@ export class OverlayMesh {
       return value !== undefined && value >= subnet.base && value < subnet.base + subnet.size;
     };
 
-    // What this node answers on: the VIPs, and the addresses of tasks elsewhere.
+    // What this node answers on: the VIPs, and the addresses of tasks elsewhere, on every port, TCP and UDP.
     const wanted = new Map<string, { service: MeshNetworkService; backends: Backend[] }>();
     for (const service of network.services) {
       const serving = service.tasks.filter((task) => !excluded.has(task.taskId));
       const backends: Backend[] = serving.map((task) => ({ taskId: task.taskId, nodeId: task.nodeId, address: task.nodeId === selfId ? task.address : null }));
-      const tcp = service.ports.filter((p) => p.protocol === 'tcp');
-      if (service.vip) for (const { port } of tcp) wanted.set(`${service.vip}:${port}`, { service, backends });
+      if (service.vip) for (const { port, protocol } of service.ports) wanted.set(`${service.vip}:${port}/${protocol}`, { service, backends });
       for (const task of serving) {
         if (task.nodeId === selfId) continue;
         const backend = backends.find((b) => b.taskId === task.taskId)!;
-        for (const { port } of tcp) wanted.set(`${task.address}:${port}`, { service, backends: [backend] });
+        for (const { port, protocol } of service.ports) wanted.set(`${task.address}:${port}/${protocol}`, { service, backends: [backend] });
       }
     }
     const addresses = new Set<string>();
@@ -164,8 +167,9 @@ export class OverlayMesh {
     for (const [key, want] of wanted) {
       let listener = state.listeners.get(key);
       if (!listener) {
-        const [host, port] = key.split(':') as [string, string];
-        listener = new IngressListener({
+        const [host, rest] = key.split(':') as [string, string];
+        const [port, protocol] = rest.split('/') as [string, string];
+        const options = {
           serviceId: want.service.serviceId,
           publishedPort: Number(port),
           targetPort: Number(port),
@@ -173,7 +177,8 @@ export class OverlayMesh {
           peers: this.#options.peers,
           log: this.#options.log,
           acceptFrom: inSubnet,
-        });
+        };
+        listener = protocol === 'udp' ? new UdpIngressListener(options) : new IngressListener(options);
         try {
           await listener.start();
         } catch (err) {

@@ -50,6 +50,8 @@ export interface UdpIngressOptions {
   log: Logger;
   /** The clock the balancer's rests are measured on. */
   now?: () => number;
+  /** Which client addresses may start flows; every one by default (an overlay network's: only its own). */
+  acceptFrom?: (address: string) => boolean;
 }
 
 /** Why a datagram was dropped: each has its own counter in stats(). */
@@ -64,6 +66,8 @@ export const UDP_DROP_REASONS = [
   'queueFull',
   /** No task took its flow. */
   'noBackend',
+  /** From an address the listener does not serve (another overlay network's). */
+  'notAdmitted',
   /** The socket or stream it was to leave by had a full backlog, or failed to send it. */
   'backlog',
 ] as const;
@@ -211,6 +215,7 @@ export class UdpIngressListener {
       flow.lastActivity = performance.now();
       return this.#forward(flow, datagram);
     }
+    if (this.#options.acceptFrom && !this.#options.acceptFrom(client.address)) return void this.#dropped.notAdmitted++;
     const fromClient = this.#perClient.get(client.address) ?? 0;
     if (this.#flows.size >= this.#limits.udpMaxFlows) return void this.#dropped.flowLimit++;
     if (fromClient >= this.#limits.udpMaxFlowsPerClient) return void this.#dropped.clientLimit++;

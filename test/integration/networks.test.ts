@@ -2,8 +2,8 @@
  * Overlay networks on a one-node cluster with the machine's real Docker engine, through the stock docker CLI and
  * swarmlet's: `network create -d overlay`, `ls`, `inspect`, `rm`, and `service create --network`. The node's side
  * of the network is an engine bridge with the swarm network's subnet; a task reaches another service by name (its
- * virtual IP, answered by the network's DNS on the gateway) and each task by `tasks.NAME`; a container on another
- * network gets neither. (Across hosts: test/cluster/mesh.test.ts.)
+ * virtual IP, answered by the network's DNS on the gateway) and each task by `tasks.NAME`, over TCP and UDP; a
+ * container on another network gets neither. (Across hosts: test/cluster/mesh.test.ts.)
  */
 
 import assert from 'node:assert/strict';
@@ -64,7 +64,9 @@ describe('overlay networks on one node, through the docker CLI and swarmlet', ()
     const back = await dockerCli(['service', 'create', '-d', '--name', 'back', '--replicas', '2', '--network', 'swl-it-app', '--label', 'com.swarmlet.expose=80', TEST_IMAGE, ...SITE]);
     assert.equal(back.code, 0, back.stderr);
     for (const [name, network] of [['client', 'swl-it-app'], ['stranger', 'swl-it-other']]) {
-      assert.equal((await swarmlet(daemon.socket, ['service', 'create', '--detach', '--name', name!, '--network', network!, TEST_IMAGE, 'sleep', '3600'])).code, 0);
+      // The host's root, read-only, so the client can run this machine's Node for a UDP exchange (busybox has no UDP client).
+      const created = await swarmlet(daemon.socket, ['service', 'create', '--detach', '--name', name!, '--network', network!, '--mount', 'type=bind,source=/,target=/host,readonly', TEST_IMAGE, 'sleep', '3600']);
+      assert.equal(created.code, 0, created.stderr);
     }
     await waitFor('back, client and stranger running', async () => {
       const tasks = (await daemon.api<Task[]>('GET', '/tasks')).body.filter((t) => t.DesiredState === 'running' && t.Status.State === 'running');
@@ -96,6 +98,21 @@ describe('overlay networks on one node, through the docker CLI and swarmlet', ()
     const listed = [...lookup.stdout.matchAll(/Address(?: \d+)?:\s+(10\.252\.\d+\.\d+)/g)].map((m) => m[1]!);
     assert.deepEqual(listed.sort(), backAddresses.sort(), `tasks.back lists the tasks' addresses:\n${lookup.stdout}`);
 
+    // UDP on the VIP: a service declaring 53/udp answers datagrams sent to its name's address.
+    const echo = "const s=require('dgram').createSocket('udp4');s.on('message',(m,r)=>s.send(Buffer.concat([Buffer.from('echo '),m]),r.port,r.address));s.bind(53)";
+    assert.equal((await swarmlet(daemon.socket, [
+      'service', 'create', '--detach', '--name', 'udpecho', '--network', 'swl-it-app', '--label', 'com.swarmlet.expose=53/udp',
+      '--mount', 'type=bind,source=/,target=/host,readonly', TEST_IMAGE, 'busybox', 'chroot', '/host', process.execPath, '-e', echo,
+    ])).code, 0);
+    const udpVip = await waitFor('udpecho named on the network', async () => (await inside(client!, 'busybox nslookup udpecho')).stdout.match(/Address(?: \d+)?:\s+(10\.252\.1\.\d+)/)?.[1]);
+    const ask = `const s=require('dgram').createSocket('udp4');s.on('message',(m)=>{console.log(String(m));process.exit(0)});s.send('ping',53,'${udpVip}');setTimeout(()=>process.exit(1),2000)`;
+    const udpReply = await waitFor('a UDP answer through the VIP', async () => {
+      const reply = await inside(client!, `busybox chroot /host ${process.execPath} -e "${ask}"`);
+      return reply.code === 0 ? reply.stdout.trim() : undefined;
+    }, 30_000);
+    assert.equal(udpReply, 'echo ping');
+    assert.notEqual((await inside(stranger!, `busybox chroot /host ${process.execPath} -e "${ask}"`)).code, 0, 'the VIP takes no flow from another network');
+
     assert.notEqual((await inside(stranger!, httpGet('back'))).code, 0, 'back is no name on another network');
     const vip = lookup.stdout && (await inside(client!, 'busybox nslookup back')).stdout.match(/Address(?: \d+)?:\s+(10\.252\.1\.\d+)/)?.[1];
     assert.ok(vip);
@@ -106,7 +123,7 @@ describe('overlay networks on one node, through the docker CLI and swarmlet', ()
     const refused = await dockerCli(['network', 'rm', 'swl-it-app']);
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, /back|client/);
-    for (const name of ['back', 'client', 'stranger']) assert.equal((await dockerCli(['service', 'rm', name])).code, 0);
+    for (const name of ['back', 'client', 'stranger', 'udpecho']) assert.equal((await dockerCli(['service', 'rm', name])).code, 0);
     // Refused until the services' tasks have ended (a task holds its address until then); removed once, a network is
     // then not found, which counts as done.
     await waitFor('the networks removed', async () => {
