@@ -172,6 +172,18 @@ function meshNetworks(state: ClusterState): MeshNetwork[] {
   const catalog = new ImageCatalog();
   const networks = new Map<string, MeshNetwork>();
   const services = new Map<string, MeshNetworkService>();
+  const entryFor = (network: MeshNetwork, service: Service): MeshNetworkService => {
+    const key = `${network.networkId}/${service.ID}`;
+    let entry = services.get(key);
+    if (!entry) {
+      const vip = service.Endpoint?.VirtualIPs?.find((v) => v.NetworkID === network.networkId)?.Addr.split('/')[0] ?? null;
+      const aliases = service.Spec.TaskTemplate.Networks?.find((n) => n.Target === network.networkId)?.Aliases ?? [];
+      entry = { serviceId: service.ID, name: service.Spec.Name, aliases: [...aliases], vip, ports: servicePorts(state, service, catalog), tasks: [] };
+      services.set(key, entry);
+      network.services.push(entry);
+    }
+    return entry;
+  };
   for (const task of Object.values(state.tasks)) {
     if (isTerminal(task.Status.State) || !task.NodeID) continue;
     for (const attachment of task.NetworksAttachments ?? []) {
@@ -186,18 +198,18 @@ function meshNetworks(state: ClusterState): MeshNetwork[] {
       if (!network.nodes.includes(task.NodeID)) network.nodes.push(task.NodeID);
       const service = state.services[task.ServiceID];
       if (!service) continue;
-      const key = `${stored.ID}/${service.ID}`;
-      let entry = services.get(key);
-      if (!entry) {
-        const vip = service.Endpoint?.VirtualIPs?.find((v) => v.NetworkID === stored.ID)?.Addr.split('/')[0] ?? null;
-        const aliases = service.Spec.TaskTemplate.Networks?.find((n) => n.Target === stored.ID)?.Aliases ?? [];
-        entry = { serviceId: service.ID, name: service.Spec.Name, aliases: [...aliases], vip, ports: servicePorts(state, service, catalog), tasks: [] };
-        services.set(key, entry);
-        network.services.push(entry);
-      }
+      const entry = entryFor(network, service);
       const backend = servingBackend(state, task);
       const address = attachment.Addresses[0]?.split('/')[0];
       if (backend && address) entry.tasks.push({ ...backend, address });
+    }
+  }
+  // A service attached to a network in use answers by name there even while it has no task (scaled to 0, starting):
+  // its VIP, with no backend yet, or in dnsrr mode no address — never "no such name".
+  for (const service of Object.values(state.services)) {
+    for (const target of service.Spec.TaskTemplate.Networks ?? []) {
+      const network = networks.get(target.Target);
+      if (network) entryFor(network, service);
     }
   }
   const sorted = [...networks.values()].sort((a, b) => (a.networkId < b.networkId ? -1 : 1));

@@ -169,7 +169,7 @@ describe('routing mesh controller', () => {
     assert.deepEqual(meshTable(machine.state).members, ['n1', 'n2'], 'a removed node is no member');
   });
 
-  it('tables overlay networks: names, VIPs, serving tasks with their addresses, and the ports from EXPOSE, publish and the label', () => {
+  it('tables overlay networks: names, VIPs (a service with no task too), serving tasks with their addresses, and the ports from EXPOSE, publish and the label', () => {
     const image = { ...nodeImage(['swarmlet-test/app:1']), ExposedPorts: ['80/tcp', '9000/sctp'] };
     const machine = clusterWith([node('n1', { images: [image] }), node('n2')]);
     machine.apply({ type: 'network.create', id: 'net1', spec: networkSpec({ name: 'appnet' }), subnet: '10.0.1.0/24', gateway: '10.0.1.1', now: iso(T0) });
@@ -178,6 +178,10 @@ describe('routing mesh controller', () => {
     api.TaskTemplate.Networks = [{ Target: 'net1', Aliases: ['backend'] }];
     api.EndpointSpec = { Ports: [{ TargetPort: 8443, PublishedPort: 443 }] };
     machine.apply({ type: 'service.create', id: 's1', spec: api, now: iso(T0) });
+    // Scaled to 0: no task, yet its name must resolve (to its VIP) wherever the network is.
+    const idle = spec('idle', { replicas: 0 });
+    idle.TaskTemplate.Networks = [{ Target: 'net1' }];
+    machine.apply({ type: 'service.create', id: 's2', spec: idle, now: iso(T0) });
     const tasks = [0, 1].map((i) => ({ ...newTask(machine.state.services.s1!, `t${i}`, iso(T0), { slot: i + 1 }), NodeID: `n${i + 1}` }));
     machine.apply({ type: 'tasks.put', tasks, now: iso(T0) });
     // t0 runs on n1; t1 on n2 is still starting: it holds its address and keeps n2's bridge, but takes no connection.
@@ -191,6 +195,8 @@ describe('routing mesh controller', () => {
         serviceId: 's1', name: 'api', aliases: ['backend'], vip: machine.state.services.s1!.Endpoint!.VirtualIPs![0]!.Addr.split('/')[0],
         ports: [{ port: 53, protocol: 'udp' }, { port: 80, protocol: 'tcp' }, { port: 8443, protocol: 'tcp' }],
         tasks: [{ taskId: 't0', nodeId: 'n1', containerId: 'c0', address: address('t0') }],
+      }, {
+        serviceId: 's2', name: 'idle', aliases: [], vip: machine.state.services.s2!.Endpoint!.VirtualIPs![0]!.Addr.split('/')[0], ports: [], tasks: [],
       }],
     });
   });
