@@ -7,6 +7,7 @@ import { ClusterEventLog } from '../../src/manager/events/event-log.ts';
 import { RingBuffer } from '../../src/manager/events/ring-buffer.ts';
 import { initSwarmCommand } from '../../src/manager/state/init.ts';
 import type { Command } from '../../src/manager/state/commands.ts';
+import { networkSpec } from '../../src/manager/state/networks.ts';
 import { StateMachine } from '../../src/manager/state/state-machine.ts';
 import { seededRandom } from '../../src/util/ids.ts';
 import { clusterWith, iso, node, spec, T0 } from '../helpers/fixtures.ts';
@@ -72,6 +73,13 @@ describe('cluster events derived from applied commands', () => {
     const same = apply(machine, { type: 'service.update', id: 's1', version: machine.state.services.s1!.Version.Index, spec: spec('web', { replicas: 3, image: 'web:2' }), now: iso(T0 + 4) });
     assert.deepEqual(brief(same), ['service update s1 {"name":"web"}'], 'an update that changes neither is still an update, as in Docker');
     assert.deepEqual(brief(apply(machine, { type: 'service.remove', id: 's1', now: iso(T0 + 5) })), ['service remove s1 {"name":"web"}']);
+  });
+
+  it('swarm networks are created and removed with their name, as Docker reports them', () => {
+    const machine = clusterWith();
+    const created = apply(machine, { type: 'network.create', id: 'net1', spec: networkSpec({ name: 'appnet' }), subnet: '10.0.1.0/24', gateway: '10.0.1.1', now: iso(T0 + 1) });
+    assert.deepEqual(brief(created), ['network create net1 {"name":"appnet","type":"overlay"}']);
+    assert.deepEqual(brief(apply(machine, { type: 'network.remove', id: 'net1', now: iso(T0 + 2) })), ['network remove net1 {"name":"appnet","type":"overlay"}']);
   });
 
   it('a global service has no replica counts to compare', () => {

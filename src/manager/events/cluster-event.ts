@@ -1,10 +1,10 @@
 /**
- * A cluster event: one change to a service, node or task, as Docker's /events reports swarm-scope changes
+ * A cluster event: one change to a service, node, task or swarm network, as Docker's /events reports swarm-scope changes
  * (api/swagger.yaml's EventMessage). Docker emits no task events; swarmlet adds them as Type `task`, so
  * `events` shows a service's tasks being placed, started and ended without polling `service ps`.
  */
 
-export type ClusterEventType = 'service' | 'node' | 'task';
+export type ClusterEventType = 'service' | 'node' | 'task' | 'network';
 export type ClusterEventAction = 'create' | 'update' | 'remove';
 
 export interface ClusterEvent {

@@ -8,7 +8,7 @@
  * never by editing inside them, so a shallow copy taken before is an exact picture of the record as it was.
  */
 
-import type { Node, Service, Task } from '../../api/types.ts';
+import type { Network, Node, Service, Task } from '../../api/types.ts';
 import type { ClusterState } from '../state/cluster-state.ts';
 import type { Command } from '../state/commands.ts';
 import type { ClusterEvent, ClusterEventType } from './cluster-event.ts';
@@ -18,6 +18,7 @@ export interface Touched {
   nodes: Map<string, Node | undefined>;
   services: Map<string, Service | undefined>;
   tasks: Map<string, Task | undefined>;
+  networks: Map<string, Network | undefined>;
 }
 
 const copy = <T extends object>(record: T | undefined): T | undefined => (record ? { ...record } : undefined);
@@ -27,7 +28,7 @@ const copy = <T extends object>(record: T | undefined): T | undefined => (record
  * touch nothing here: Docker reports no events for them either.
  */
 export function touchedBy(state: ClusterState, command: Command): Touched {
-  const touched: Touched = { nodes: new Map(), services: new Map(), tasks: new Map() };
+  const touched: Touched = { nodes: new Map(), services: new Map(), tasks: new Map(), networks: new Map() };
   const node = (id: string) => touched.nodes.set(id, copy(state.nodes[id]));
   const service = (id: string) => touched.services.set(id, copy(state.services[id]));
   const task = (id: string) => touched.tasks.set(id, copy(state.tasks[id]));
@@ -71,6 +72,10 @@ export function touchedBy(state: ClusterState, command: Command): Touched {
       break;
     case 'tasks.delete':
       for (const id of command.ids) task(id);
+      break;
+    case 'network.create':
+    case 'network.remove':
+      touched.networks.set(command.id, copy(state.networks?.[command.id]));
       break;
     case 'swarm.leave':
     case 'token.rotate':
@@ -176,6 +181,12 @@ export function deriveEvents(touched: Touched, command: Command, state: ClusterS
   };
   for (const [id, before] of touched.nodes) keep(nodeEvent(id, before, state.nodes[id], at));
   for (const [id, before] of touched.services) keep(serviceEvent(id, before, state.services[id], at));
+  for (const [id, before] of touched.networks) {
+    const after = state.networks?.[id];
+    // As Docker reports a swarm network's creation and removal: with its name and driver.
+    if (!before && after) keep(event('network', 'create', id, { name: after.Spec.Name, type: 'overlay' }, at));
+    if (before && !after) keep(event('network', 'remove', id, { name: before.Spec.Name, type: 'overlay' }, at));
+  }
   const serviceName = (id: string) => (state.services[id] ?? touched.services.get(id))?.Spec.Name;
   for (const [id, before] of touched.tasks) keep(taskEvent(id, before, state.tasks[id], serviceName, at));
   return events;

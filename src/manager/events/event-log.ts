@@ -46,7 +46,7 @@ export class ClusterEventLog {
       return touchedBy(state, command);
     } catch (err) {
       this.log?.error(`reading what a ${command.type} command touches: ${describeError(err)}`);
-      return { nodes: new Map(), services: new Map(), tasks: new Map() };
+      return { nodes: new Map(), services: new Map(), tasks: new Map(), networks: new Map() };
     }
   }
 
