@@ -40,6 +40,7 @@ import { requestJoin } from './join.ts';
 import { NodeSession } from './node-session.ts';
 import { LogStreams } from './log-streams.ts';
 import { MeshController } from '../mesh/controller.ts';
+import { muxPoolOver, type MuxPool } from './stream-mux.ts';
 import { ipAddressBinder } from '../mesh/host-addresses.ts';
 import { meshTable } from '../manager/mesh-table.ts';
 import { PeerNetwork, splitAddress } from './peers.ts';
@@ -125,6 +126,8 @@ export class ClusterNode {
   #membership: Membership | null;
   #manager: Manager | null;
   #peers: PeerNetwork | null = null;
+  /** The mesh's streams: many over one multiplexed bulk channel per peer, not a channel and handshake each. */
+  #streams: MuxPool | null = null;
   #session: NodeSession | null = null;
   #agent: Agent | null = null;
   #agentSource: AssignmentSource | null = null;
@@ -157,7 +160,7 @@ export class ClusterNode {
     this.logStreams = new LogStreams({ selfId: options.nodeId, engine: options.logEngine ?? null, peers: () => this.#peers, log: options.log });
     this.#mesh = new MeshController({
       selfId: options.nodeId,
-      peers: () => this.#peers,
+      peers: () => this.#streams,
       containerAddress: async (id) => (await options.runtime.inspectContainer(id))?.address || null,
       log: options.log,
       overlay: { engine: options.runtime, binder: ipAddressBinder, ...dnsUpstreams() },
@@ -221,6 +224,7 @@ export class ClusterNode {
     await this.#stopRoles();
     await this.#cache?.flush();
     await this.#manager?.stop();
+    await this.#streams?.stop();
     await this.#peers?.stop();
   }
 
@@ -525,6 +529,8 @@ export class ClusterNode {
     this.#manager = null;
     if (manager) await manager.destroy();
     clearInterval(this.#followTimer);
+    await this.#streams?.stop();
+    this.#streams = null;
     await this.#peers?.stop();
     this.#peers = null;
     this.#session = null;
@@ -553,9 +559,17 @@ export class ClusterNode {
       },
     });
     this.logStreams.serve(peers);
-    this.#mesh.serve(peers);
+    const streams = muxPoolOver(peers, { selfId: nodeId, log });
+    // Served both ways: over the multiplexed link, and on a channel of their own for nodes that do not speak it.
+    this.#mesh.serve({
+      serveStreams: (type, handler) => {
+        peers.serveStreams(type, handler);
+        streams.serveStreams(type, handler);
+      },
+    });
     await peers.start();
     this.#peers = peers;
+    this.#streams = streams;
     const cache = new AssignmentCache(this.#options.dataDir, log);
     this.#cache = cache;
     const cached = await cache.load();

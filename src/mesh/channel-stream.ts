@@ -18,7 +18,7 @@
  */
 
 import { Duplex } from 'node:stream';
-import type { SecureChannel } from '../transport/secure-channel.ts';
+import type { StreamChannel } from '../cluster/stream-mux.ts';
 
 /** Bytes a sender may have on the way, not yet taken by the other end's reader. */
 export const WINDOW_BYTES = 1 << 20;
@@ -30,7 +30,7 @@ const READ_HIGH_WATER = 256 * 1024;
 const MAX_PIECE_BYTES = 256 * 1024;
 
 export class ChannelStream extends Duplex {
-  readonly #channel: SecureChannel;
+  readonly #channel: StreamChannel;
   readonly #maxBufferedBytes: number;
   /** A write waiting for the channel to drain or the other end to resume. */
   #pendingWrite: (() => void) | null = null;
@@ -43,7 +43,7 @@ export class ChannelStream extends Duplex {
   #receivedEnd = false;
   #sentEnd = false;
 
-  constructor(channel: SecureChannel, maxBufferedBytes: number) {
+  constructor(channel: StreamChannel, maxBufferedBytes: number) {
     super({ allowHalfOpen: true, readableHighWaterMark: READ_HIGH_WATER, writableHighWaterMark: 64 * 1024 });
     this.#channel = channel;
     this.#maxBufferedBytes = maxBufferedBytes;

@@ -17,7 +17,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { describeError } from '../errors.ts';
-import type { OpenedStream, PeerMessage } from '../cluster/peers.ts';
+import type { PeerMessage } from '../cluster/peers.ts';
+import type { StreamChannel } from '../cluster/stream-mux.ts';
 import type { Logger } from '../util/logger.ts';
 import { Balancer, type Backend } from './balancer.ts';
 import { ChannelStream } from './channel-stream.ts';
@@ -30,7 +31,7 @@ import { TaskConnections, type Cuttable } from './task-connections.ts';
 
 /** What the ingress needs of the peer network (PeerNetwork is the implementation). */
 export interface StreamOpener {
-  openStream(nodeId: string, request: PeerMessage, timeoutMs: number): Promise<OpenedStream>;
+  openStream(nodeId: string, request: PeerMessage, timeoutMs: number): Promise<{ channel: StreamChannel; reply: unknown }>;
 }
 
 export interface IngressOptions {

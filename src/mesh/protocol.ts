@@ -1,6 +1,8 @@
 /**
- * The mesh's stream between two nodes: one bulk channel (PeerNetwork.openStream) per forwarded connection, so a
- * busy service's bytes never queue behind or in front of Raft messages and heartbeats on the control channel.
+ * The mesh's stream between two nodes: one stream per forwarded connection, carried with many others over a
+ * multiplexed bulk channel between the two nodes (cluster/stream-mux.ts; a channel of its own per stream with a
+ * node that does not speak it), so a busy service's bytes never queue behind or in front of Raft messages and
+ * heartbeats on the control channel, and a new connection costs no handshake.
  *
  *   ingress → task's node   request {type: 'mesh.connect', serviceId, taskId, port, proxy?}; the node connects to
  *                           the task's container at `port` before it answers, so a refusal lets the ingress try

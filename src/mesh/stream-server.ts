@@ -14,7 +14,7 @@ import type { Socket } from 'node:net';
 import * as v from 'valibot';
 import { invalidArgument, notFound } from '../errors.ts';
 import type { PeerMessage } from '../cluster/peers.ts';
-import type { SecureChannel } from '../transport/secure-channel.ts';
+import type { StreamChannel } from '../cluster/stream-mux.ts';
 import type { Logger } from '../util/logger.ts';
 import { ChannelStream } from './channel-stream.ts';
 import { connectLocal } from './connect.ts';
@@ -25,7 +25,7 @@ import { TaskConnections } from './task-connections.ts';
 
 /** What the stream server needs of the peer network (PeerNetwork is the implementation). */
 export interface StreamServing {
-  serveStreams(type: string, handler: (request: PeerMessage, channel: SecureChannel) => Promise<unknown> | unknown): void;
+  serveStreams(type: string, handler: (request: PeerMessage, channel: StreamChannel) => Promise<unknown> | unknown): void;
 }
 
 /**
@@ -68,7 +68,7 @@ export class MeshStreamServer {
     return this.#byTask.count(taskId);
   }
 
-  async #serve(request: PeerMessage, channel: SecureChannel): Promise<unknown> {
+  async #serve(request: PeerMessage, channel: StreamChannel): Promise<unknown> {
     const parsed = v.safeParse(connectRequestSchema, request);
     if (!parsed.success) throw invalidArgument(`a malformed mesh connection request: ${parsed.issues[0].message}`);
     const { serviceId, taskId, port, proxy } = parsed.output;

@@ -15,7 +15,7 @@
 import * as v from 'valibot';
 import { invalidArgument, notFound, unavailable } from '../errors.ts';
 import type { PeerMessage } from '../cluster/peers.ts';
-import type { SecureChannel } from '../transport/secure-channel.ts';
+import type { StreamChannel } from '../cluster/stream-mux.ts';
 import type { Logger } from '../util/logger.ts';
 import { ChannelStream } from './channel-stream.ts';
 import { connectDatagram, socketLink, streamLink, type DatagramLink } from './datagram-link.ts';
@@ -52,7 +52,7 @@ export function serveUdp(peers: StreamServing, lookup: LocalTaskLookup, limits: 
   let dropped = 0;
   let stopped = false;
 
-  const serve = async (request: PeerMessage, channel: SecureChannel): Promise<unknown> => {
+  const serve = async (request: PeerMessage, channel: StreamChannel): Promise<unknown> => {
     const parsed = v.safeParse(udpRequestSchema, request);
     if (!parsed.success) throw invalidArgument(`a malformed mesh UDP request: ${parsed.issues[0].message}`);
     const { serviceId, taskId, port } = parsed.output;
