@@ -12,7 +12,8 @@ export function inspectCommand<T>(kind: {
   noun: string;
   description: string;
   fetch: (api: ApiClient, ref: string) => Promise<T>;
-  pretty: (object: T) => string;
+  /** The `--pretty` text; given the API for what the object names by ID only (a service's networks). */
+  pretty: (object: T, api: ApiClient) => string | Promise<string>;
   /** What goes between two pretty objects. */
   separator: string;
 }): CommandSpec {
@@ -29,7 +30,11 @@ export function inspectCommand<T>(kind: {
           found.push(await kind.fetch(api, ref));
         });
       } finally {
-        if (booleanOption(ctx.args.options, 'pretty')) ctx.out(found.map(kind.pretty).join(kind.separator));
+        if (booleanOption(ctx.args.options, 'pretty')) {
+          const texts: string[] = [];
+          for (const object of found) texts.push(await kind.pretty(object, api));
+          ctx.out(texts.join(kind.separator));
+        }
         else ctx.out(`${JSON.stringify(found, null, 4)}\n`);
       }
     },

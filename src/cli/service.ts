@@ -16,7 +16,7 @@ import { type OptionSpec, booleanOption, filtersQuery, listOption, stringOption 
 import { parseOutputFormat, shortId } from './format.ts';
 import { CREATE_OPTIONS, buildServiceSpec, parseCount } from './service-spec.ts';
 import { updateCommand } from './service-update.ts';
-import { prettyService } from './views/pretty.ts';
+import { prettyService, prettyServiceWithNames } from './views/pretty.ts';
 import { renderServiceTable } from './views/services.ts';
 import { TASK_LIST_OPTIONS, listTasks } from './task-list.ts';
 
@@ -93,7 +93,12 @@ const inspect = inspectCommand<Service>({
   noun: 'service',
   description: 'Display detailed information on one or more services',
   fetch: (api, ref) => api.get<Service>(servicePath(ref)),
-  pretty: prettyService,
+  // Docker names the service's networks; the service holds their IDs.
+  pretty: async (service, api) => {
+    if (!service.Spec.TaskTemplate.Networks?.length) return prettyService(service);
+    const networks = await api.get<Array<{ Id: string; Name: string }>>('/networks', { filters: JSON.stringify({ scope: ['swarm'] }) }).catch(() => []);
+    return prettyServiceWithNames(service, new Map(networks.map((network) => [network.Id, network.Name])));
+  },
   separator: '',
 });
 

@@ -80,6 +80,11 @@ describe('overlay networks on one node, through the docker CLI and swarmlet', ()
       .map((t) => t.NetworksAttachments![0]!.Addresses[0]!.split('/')[0]!);
     assert.equal(backAddresses.length, 2);
 
+    // service inspect --pretty names the network, as docker's does.
+    const networksLine = (text: string) => text.split('\n').find((line) => line.startsWith('Networks:'));
+    const pretty = (await swarmlet(daemon.socket, ['service', 'inspect', '--pretty', 'back'])).stdout;
+    assert.equal(networksLine(pretty), networksLine((await dockerCli(['service', 'inspect', '--pretty', 'back'])).stdout));
+    assert.match(networksLine(pretty) ?? '', /swl-it-app/);
     const [client] = await containerOf('client');
     const [stranger] = await containerOf('stranger');
     const inside = (container: string, command: string) => engine(['exec', container, 'sh', '-c', command]);
