@@ -343,5 +343,9 @@ describe('/networks', () => {
     assert.equal(malformed.status, 400);
     assert.match(malformed.body.message, /invalid com\.swarmlet\.expose label "80\/sctp": give PORT\[\/tcp\|udp\]/);
     assert.equal(Object.keys(proposer.state.services).length, before, 'nothing stored');
+    // 5353/udp is the daemons' own mDNS port.
+    const mdns = await call<{ Warnings?: string[] }>('POST', '/services/create', { Name: 'resolver', TaskTemplate: { ContainerSpec: { Image: 'img' } }, EndpointSpec: { Ports: [{ TargetPort: 53, PublishedPort: 5353, Protocol: 'udp' }] } });
+    assert.equal(mdns.status, 201);
+    assert.ok(mdns.body.Warnings?.some((w) => /published port 5353\/udp is mDNS/.test(w)), JSON.stringify(mdns.body));
   });
 });

@@ -83,6 +83,16 @@ async function portWarnings(ctx: ApiContext, spec: ServiceSpec): Promise<string[
   ];
 }
 
+/** Ingress ports the daemons hold themselves: 5353/udp is mDNS, which discovery listens on on every node. */
+function reservedPortWarnings(spec: ServiceSpec): string[] {
+  const mdns = (spec.EndpointSpec?.Ports ?? []).some((port) => port.PublishedPort === 5353 && port.Protocol === 'udp' && (port.PublishMode ?? 'ingress') === 'ingress');
+  if (!mdns) return [];
+  return [
+    'published port 5353/udp is mDNS, which swarmlet\'s discovery listens on: the routing mesh cannot open it on nodes that run ' +
+      'discovery; publish another port, or run those nodes with --discovery off',
+  ];
+}
+
 /** `engine`, when given, lets a spec naming one of the engine's own networks be refused with what to use instead. */
 export function serviceRoutes(router: Router, ctx: ApiContext, engine?: EngineNetworks): void {
   router.add('GET', '/services', async ({ res, query }) => {
@@ -104,7 +114,7 @@ export function serviceRoutes(router: Router, ctx: ApiContext, engine?: EngineNe
   router.add('POST', '/services/create', async ({ req, res }) => {
     requireSwarm(ctx.proposer.state);
     const spec = await resolveServiceNetworks(ctx, withDefaults(parseServiceSpec(await readJson(req)), ctx), engine);
-    const portNotes = await portWarnings(ctx, spec);
+    const portNotes = [...(await portWarnings(ctx, spec)), ...reservedPortWarnings(spec)];
     const id = newId(ctx.random);
     await ctx.proposer.propose({ type: 'service.create', id, spec, now: new Date(ctx.now()).toISOString() });
     const warnings = [...(await imageWarnings(ctx, spec)), ...portNotes];
@@ -128,7 +138,7 @@ export function serviceRoutes(router: Router, ctx: ApiContext, engine?: EngineNe
       if (!service.PreviousSpec) throw invalidArgument(`service ${service.Spec.Name} does not have a previous spec to roll back to`);
       spec = service.PreviousSpec;
     }
-    const portNotes = await portWarnings(ctx, spec);
+    const portNotes = [...(await portWarnings(ctx, spec)), ...reservedPortWarnings(spec)];
     await ctx.proposer.propose({ type: 'service.update', id: service.ID, version, spec, now: new Date(ctx.now()).toISOString() });
     sendJson(res, 200, { Warnings: [...(await imageWarnings(ctx, spec)), ...portNotes] });
   });
