@@ -16,8 +16,9 @@
  *   the backend no process each (busybox httpd forks per connection and has no keep-alive).
  * - A fixed rate is an open loop: requests start on the schedule whatever the answers do, each timed from its own
  *   write. Saturation is a closed loop: every connection sends its next request when the last one was answered.
- * - `idle` sends one request on each connection (so each has really reached the backend through the mesh), then
- *   holds it open and idle until SIGTERM; SIGUSR2 prints how many are still open.
+ * - `idle` opens its connections `inFlight` at a time, as fast as they are answered, sends one request on each (so
+ *   each has really reached the backend through the mesh), then holds it open and idle until SIGTERM; it prints how
+ *   long the opening took and the slowest connection (a stall shows there), and on SIGUSR2 how many are still open.
  */
 
 import net from 'node:net';
@@ -311,8 +312,6 @@ interface IdleOptions {
   count: number;
   /** Connections being opened at once (default 100). */
   inFlight?: number;
-  /** Or: connections opened per second, for paths that bound new connections by rate. */
-  rate?: number;
 }
 
 async function idle(options: IdleOptions): Promise<void> {
@@ -320,11 +319,14 @@ async function idle(options: IdleOptions): Promise<void> {
   let failed = 0;
   let closedLater = 0;
   let firstError: string | null = null;
+  let slowestMs = 0;
   const startedAt = performance.now();
   const openOne = async (i: number) => {
     try {
+      const t0 = performance.now();
       const client = await connect(options.host, options.port, options.sources[i % options.sources.length]);
       await client.request();
+      slowestMs = Math.max(slowestMs, performance.now() - t0);
       open.add(client);
       client.socket.once('close', () => {
         if (open.delete(client)) closedLater++;
@@ -334,21 +336,13 @@ async function idle(options: IdleOptions): Promise<void> {
       firstError ??= err instanceof Error ? `${(err as NodeJS.ErrnoException).code ?? ''} ${err.message}`.trim() : String(err);
     }
   };
-  if (options.rate) {
-    const pending: Promise<void>[] = [];
-    for (let i = 0; i < options.count; i++) {
-      await sleep(Math.max(0, startedAt + (i * 1000) / options.rate - performance.now()));
-      pending.push(openOne(i));
-    }
-    await Promise.all(pending);
-  } else {
-    let next = 0;
-    await Promise.all(Array.from({ length: options.inFlight ?? 100 }, async () => {
-      while (next < options.count) await openOne(next++);
-    }));
-  }
-  const status = () => ({ open: open.size, failed, closedLater, firstError, seconds: (performance.now() - startedAt) / 1000 });
-  print({ opened: true, ...status() });
+  let next = 0;
+  await Promise.all(Array.from({ length: options.inFlight ?? 100 }, async () => {
+    while (next < options.count) await openOne(next++);
+  }));
+  const openedIn = (performance.now() - startedAt) / 1000;
+  const status = () => ({ open: open.size, failed, closedLater, firstError });
+  print({ opened: true, ...status(), seconds: openedIn, slowestMs });
   process.on('SIGUSR2', () => print(status()));
   process.on('SIGTERM', () => {
     for (const client of open) client.socket.destroy();
