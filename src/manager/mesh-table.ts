@@ -20,6 +20,13 @@ import { isTerminal } from './state/cluster-state.ts';
  */
 export const EXPOSE_LABEL = 'com.swarmlet.expose';
 
+/**
+ * The service label that makes the routing mesh open each TCP connection to a task with a PROXY protocol v2 header
+ * (`com.swarmlet.proxy-protocol=v2`), so the backend sees the client's real address — which Swarm's mesh hides. The
+ * backend must expect the header (nginx `proxy_protocol`, HAProxy `accept-proxy`, Traefik `proxyProtocol`).
+ */
+export const PROXY_PROTOCOL_LABEL = 'com.swarmlet.proxy-protocol';
+
 export interface MeshPort {
   published: number;
   target: number;
@@ -37,6 +44,8 @@ export interface MeshService {
   serviceId: string;
   ports: MeshPort[];
   backends: MeshBackend[];
+  /** Send each TCP connection's backend a PROXY protocol v2 header first (PROXY_PROTOCOL_LABEL). */
+  proxyProtocol?: true;
 }
 
 /** A service on an overlay network, as every node that has the network sees it. */
@@ -90,7 +99,7 @@ export function meshTable(state: ClusterState): MeshTable {
       if (backend) backends.push(backend);
     }
     backends.sort((a, b) => (a.taskId < b.taskId ? -1 : 1));
-    services.push({ serviceId: service.ID, ports, backends });
+    services.push({ serviceId: service.ID, ports, backends, ...(service.Spec.Labels?.[PROXY_PROTOCOL_LABEL] === 'v2' ? { proxyProtocol: true as const } : {}) });
   }
   services.sort((a, b) => (a.serviceId < b.serviceId ? -1 : 1));
   const backendNodes = new Set(services.flatMap((service) => service.backends.map((backend) => backend.nodeId)));

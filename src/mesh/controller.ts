@@ -42,7 +42,7 @@ type Listener = IngressListener | UdpIngressListener;
 
 export class MeshController {
   readonly #options: MeshControllerOptions;
-  readonly #listeners = new Map<string, { listener: Listener; serviceId: string; target: number }>();
+  readonly #listeners = new Map<string, { listener: Listener; serviceId: string; target: number; proxyProtocol: boolean }>();
   readonly #addresses = new Map<string, string>();
   /** This node's tasks that other nodes may reach, by `serviceId/taskId`. */
   #local = new Map<string, LocalTask>();
@@ -161,7 +161,7 @@ export class MeshController {
     this.#members = new Set(table.members ?? []);
     const local = new Map<string, LocalTask>();
     let unresolved = false;
-    const wanted = new Map<string, { serviceId: string; target: number; backends: Backend[] }>();
+    const wanted = new Map<string, { serviceId: string; target: number; backends: Backend[]; proxyProtocol: boolean }>();
     for (const service of table.services) {
       const backends: Backend[] = [];
       for (const backend of service.backends) {
@@ -183,7 +183,8 @@ export class MeshController {
           udpTargets: new Set(service.ports.filter((port) => port.protocol === 'udp').map((port) => port.target)),
         });
       }
-      for (const port of service.ports) wanted.set(`${port.published}/${port.protocol}`, { serviceId: service.serviceId, target: port.target, backends });
+      const proxyProtocol = service.proxyProtocol === true;
+      for (const port of service.ports) wanted.set(`${port.published}/${port.protocol}`, { serviceId: service.serviceId, target: port.target, backends, proxyProtocol });
     }
     this.#local = local;
     for (const taskId of this.#draining) {
@@ -192,7 +193,7 @@ export class MeshController {
 
     for (const [key, entry] of this.#listeners) {
       const want = wanted.get(key);
-      if (want && want.serviceId === entry.serviceId && want.target === entry.target) continue;
+      if (want && want.serviceId === entry.serviceId && want.target === entry.target && want.proxyProtocol === entry.proxyProtocol) continue;
       this.#listeners.delete(key);
       await entry.listener.stop();
     }
@@ -208,7 +209,7 @@ export class MeshController {
           log: this.#options.log,
           ...(this.#options.host ? { host: this.#options.host } : {}),
         };
-        const listener = protocol === 'udp' ? new UdpIngressListener(listenerOptions) : new IngressListener(listenerOptions);
+        const listener = protocol === 'udp' ? new UdpIngressListener(listenerOptions) : new IngressListener({ ...listenerOptions, proxyProtocol: want.proxyProtocol });
         try {
           await listener.start();
         } catch (err) {
@@ -218,7 +219,7 @@ export class MeshController {
           continue;
         }
         this.#failedPorts.delete(key);
-        entry = { listener, serviceId: want.serviceId, target: want.target };
+        entry = { listener, serviceId: want.serviceId, target: want.target, proxyProtocol: want.proxyProtocol };
         this.#listeners.set(key, entry);
         this.#options.log.info(`routing mesh: published port ${key} of service ${want.serviceId} open on this node`);
       }

@@ -347,5 +347,8 @@ describe('/networks', () => {
     const mdns = await call<{ Warnings?: string[] }>('POST', '/services/create', { Name: 'resolver', TaskTemplate: { ContainerSpec: { Image: 'img' } }, EndpointSpec: { Ports: [{ TargetPort: 53, PublishedPort: 5353, Protocol: 'udp' }] } });
     assert.equal(mdns.status, 201);
     assert.ok(mdns.body.Warnings?.some((w) => /published port 5353\/udp is mDNS/.test(w)), JSON.stringify(mdns.body));
+    const proxied = await call<{ message: string }>('POST', '/services/create', { Name: 'proxied', Labels: { 'com.swarmlet.proxy-protocol': 'v1' }, TaskTemplate: { ContainerSpec: { Image: 'img' } } });
+    assert.equal(proxied.status, 400);
+    assert.match(proxied.body.message, /invalid com\.swarmlet\.proxy-protocol label "v1": the one value is v2/);
   });
 });

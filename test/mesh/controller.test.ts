@@ -101,6 +101,24 @@ describe('routing mesh controller', () => {
     await assert.rejects(roundTrip(published, Buffer.from('closed?')), /ECONNREFUSED/);
   });
 
+  it('sends the backend a PROXY v2 header with the client\'s address when the service asks for it, through either node', async () => {
+    const [n1, n2] = controllers as [MeshController, MeshController];
+    const published = await freePort();
+    const proxied: MeshTable = { services: [{ ...table(published, [['t1', 'n1']]).services[0]!, proxyProtocol: true }] };
+    await Promise.all([n1.update(proxied), n2.update(proxied)]);
+    const t1 = containers.get('c-t1')!;
+    for (const host of ['127.0.0.1', '127.0.0.6']) {
+      const { reply, localPort } = await roundTrip(published, Buffer.from('who am i'), host);
+      assert.equal(reply.toString(), 'who am ibye');
+      assert.equal(t1.accepted.at(-1)!.proxy?.source, `127.0.0.1:${localPort}`, `through ${host}, the task saw the client's address`);
+    }
+    // Without the flag the same listener is replaced by one that sends no header.
+    await Promise.all([n1.update(table(published, [['t1', 'n1']])), n2.update(table(published, [['t1', 'n1']]))]);
+    await roundTrip(published, Buffer.from('plain'));
+    assert.equal(t1.accepted.at(-1)!.proxy, null);
+    await Promise.all([n1.update({ services: [] }), n2.update({ services: [] })]);
+  });
+
   it('drains a task on its own node: clients that came in through another node finish, new ones go elsewhere, the grace cuts the rest', async () => {
     const [n1, n2] = controllers as [MeshController, MeshController];
     const published = await freePort();

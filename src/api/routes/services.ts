@@ -5,7 +5,7 @@
 
 import type { EndpointPortConfig, EndpointSpec, Service, ServiceSpec } from '../../api/types.ts';
 import { invalidArgument } from '../../errors.ts';
-import { EXPOSE_LABEL, parseDeclaredPorts } from '../../manager/mesh-table.ts';
+import { EXPOSE_LABEL, parseDeclaredPorts, PROXY_PROTOCOL_LABEL } from '../../manager/mesh-table.ts';
 import type { ClusterState } from '../../manager/state/cluster-state.ts';
 import { findService, requireSwarm } from '../../manager/state/queries.ts';
 import { newId } from '../../util/ids.ts';
@@ -83,6 +83,16 @@ async function portWarnings(ctx: ApiContext, spec: ServiceSpec): Promise<string[
   ];
 }
 
+/** The PROXY protocol label takes one value; anything else is refused before it is stored. */
+function checkProxyProtocol(spec: ServiceSpec): void {
+  const value = spec.Labels?.[PROXY_PROTOCOL_LABEL];
+  if (value === undefined || value === 'v2') return;
+  throw invalidArgument(
+    `invalid ${PROXY_PROTOCOL_LABEL} label "${value}": the one value is v2 (each TCP connection through the routing mesh then ` +
+      'starts with a PROXY protocol v2 header carrying the client\'s address); remove the label to send none',
+  );
+}
+
 /** Ingress ports the daemons hold themselves: 5353/udp is mDNS, which discovery listens on on every node. */
 function reservedPortWarnings(spec: ServiceSpec): string[] {
   const mdns = (spec.EndpointSpec?.Ports ?? []).some((port) => port.PublishedPort === 5353 && port.Protocol === 'udp' && (port.PublishMode ?? 'ingress') === 'ingress');
@@ -114,6 +124,7 @@ export function serviceRoutes(router: Router, ctx: ApiContext, engine?: EngineNe
   router.add('POST', '/services/create', async ({ req, res }) => {
     requireSwarm(ctx.proposer.state);
     const spec = await resolveServiceNetworks(ctx, withDefaults(parseServiceSpec(await readJson(req)), ctx), engine);
+    checkProxyProtocol(spec);
     const portNotes = [...(await portWarnings(ctx, spec)), ...reservedPortWarnings(spec)];
     const id = newId(ctx.random);
     await ctx.proposer.propose({ type: 'service.create', id, spec, now: new Date(ctx.now()).toISOString() });
@@ -138,6 +149,7 @@ export function serviceRoutes(router: Router, ctx: ApiContext, engine?: EngineNe
       if (!service.PreviousSpec) throw invalidArgument(`service ${service.Spec.Name} does not have a previous spec to roll back to`);
       spec = service.PreviousSpec;
     }
+    checkProxyProtocol(spec);
     const portNotes = [...(await portWarnings(ctx, spec)), ...reservedPortWarnings(spec)];
     await ctx.proposer.propose({ type: 'service.update', id: service.ID, version, spec, now: new Date(ctx.now()).toISOString() });
     sendJson(res, 200, { Warnings: [...(await imageWarnings(ctx, spec)), ...portNotes] });
