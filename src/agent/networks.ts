@@ -11,13 +11,8 @@
 
 import type { Network, NetworkAttachment } from '../api/types.ts';
 import { conflict } from '../errors.ts';
-import { layoutOf, SWARMLET_NETWORK_LABEL } from '../manager/state/networks.ts';
+import { bridgeName, layoutOf, SWARMLET_NETWORK_LABEL } from '../manager/state/networks.ts';
 import type { ContainerNetwork, ContainerRuntime } from '../runtime/runtime.ts';
-
-/** The Linux interface of a swarm network's bridge on every node: `swl-` and the start of the network's ID. */
-export function bridgeName(networkId: string): string {
-  return `swl-${networkId.slice(0, 11)}`;
-}
 
 /** The engine network's name on the node: the swarm network's name, as `docker network ls` on a Swarm node shows it. */
 export const engineNetworkName = (network: Network) => network.Spec.Name;

@@ -17,7 +17,7 @@ const execFileAsync = promisify(execFile);
 /** iproute2's `ip`: in /usr/sbin or /sbin, which a daemon's PATH (a unit's, a shell's as a user) may leave out. */
 const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].find((candidate) => existsSync(candidate)) ?? 'ip';
 
-const run = (command: string, args: string[]) => execFileAsync(command === 'ip' ? IP : command, args);
+const ip = (args: string[]) => execFileAsync(IP, args);
 
 export interface AddressBinder {
   /** The /32 addresses bound on `device` now. */
@@ -29,12 +29,12 @@ export interface AddressBinder {
 /** The binder of a real node: `ip -4 addr` on the bridge. */
 export const ipAddressBinder: AddressBinder = {
   async list(device) {
-    const { stdout } = await run('ip', ['-4', '-o', 'addr', 'show', 'dev', device]);
+    const { stdout } = await ip(['-4', '-o', 'addr', 'show', 'dev', device]);
     return [...stdout.matchAll(/\sinet (\d+\.\d+\.\d+\.\d+)\/32\s/g)].map((m) => m[1]!);
   },
   async add(device, address) {
     try {
-      await run('ip', ['-4', 'addr', 'add', `${address}/32`, 'dev', device]);
+      await ip(['-4', 'addr', 'add', `${address}/32`, 'dev', device]);
     } catch (err) {
       if (/File exists|Address already assigned/.test(String((err as { stderr?: string }).stderr ?? err))) return;
       throw err;
@@ -42,7 +42,7 @@ export const ipAddressBinder: AddressBinder = {
   },
   async remove(device, address) {
     try {
-      await run('ip', ['-4', 'addr', 'del', `${address}/32`, 'dev', device]);
+      await ip(['-4', 'addr', 'del', `${address}/32`, 'dev', device]);
     } catch (err) {
       if (/Cannot assign requested address|Cannot find device/.test(String((err as { stderr?: string }).stderr ?? err))) return;
       throw err;

@@ -23,7 +23,7 @@
 
 import { describeError } from '../errors.ts';
 import type { MeshNetwork, MeshNetworkService } from '../manager/mesh-table.ts';
-import { parseIPv4, parseSubnet, SWARMLET_NETWORK_LABEL } from '../manager/state/networks.ts';
+import { bridgeName, parseIPv4, parseSubnet, SWARMLET_NETWORK_LABEL } from '../manager/state/networks.ts';
 import type { EngineNetwork } from '../runtime/runtime.ts';
 import type { Logger } from '../util/logger.ts';
 import type { Backend } from './balancer.ts';
@@ -31,11 +31,6 @@ import { DnsServer } from './dns-server.ts';
 import { type AddressBinder, reconcileAddresses } from './host-addresses.ts';
 import { IngressListener, type StreamOpener } from './ingress.ts';
 import { UdpIngressListener } from './udp-ingress.ts';
-
-/** The Linux interface of a swarm network's bridge (agent/networks.ts makes it with this name). */
-export function bridgeDevice(networkId: string): string {
-  return `swl-${networkId.slice(0, 11)}`;
-}
 
 /** What the overlay needs of the node's engine: its networks, and removing one. */
 export interface OverlayEngine {
@@ -131,7 +126,7 @@ export class OverlayMesh {
     const { selfId } = this.#options;
     let state = this.#networks.get(network.networkId);
     if (!state) {
-      state = { networkId: network.networkId, engineId, device: bridgeDevice(network.networkId), dns: null, names: new Map(), listeners: new Map() };
+      state = { networkId: network.networkId, engineId, device: bridgeName(network.networkId), dns: null, names: new Map(), listeners: new Map() };
       this.#networks.set(network.networkId, state);
     }
     const subnet = parseSubnet(network.subnet, { min: 0, max: 32 });

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { createSocket as createDgramSocket, type Socket as DgramSocket } from 'node:dgram';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { PeerNetwork } from '../../src/cluster/peers.ts';
+import type { Backend } from '../../src/mesh/balancer.ts';
 import { PROXY_V2_SIGNATURE } from '../../src/mesh/proxy-protocol.ts';
 import { LoopbackPeers } from '../helpers/loopback-peers.ts';
 
@@ -251,3 +252,9 @@ export class UdpClient {
     this.socket.close();
   }
 }
+
+/** A task on the ingress's own node ('near'), reached at its container's address. */
+export const local = (taskId: string, host: string): Backend => ({ taskId, nodeId: 'near', address: host });
+
+/** A task on another node ('far' unless told), reached over a mesh stream. */
+export const remote = (taskId: string, nodeId = 'far'): Backend => ({ taskId, nodeId, address: null });

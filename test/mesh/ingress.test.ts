@@ -13,7 +13,7 @@ import { IngressListener, type IngressOptions } from '../../src/mesh/ingress.ts'
 import { MESH_CONNECT } from '../../src/mesh/protocol.ts';
 import { MeshStreamServer } from '../../src/mesh/stream-server.ts';
 import { silentLogger } from '../../src/util/logger.ts';
-import { echo, EchoBackend, open, peerNetworks, roundTrip, sha256, until } from './helpers.ts';
+import { echo, EchoBackend, local, open, peerNetworks, remote, roundTrip, sha256, until } from './helpers.ts';
 
 const SERVICE = 'svc-web';
 let mesh: Awaited<ReturnType<typeof peerNetworks>>;
@@ -25,8 +25,6 @@ const listeners: IngressListener[] = [];
 /** Tasks the far node runs: task → container address, for its stream server's lookup. */
 const farTasks = new Map<string, string>([['remote-1', '127.0.0.5']]);
 
-const local = (taskId: string, host: string): Backend => ({ taskId, nodeId: 'near', address: host });
-const remote = (taskId: string): Backend => ({ taskId, nodeId: 'far', address: null });
 
 async function listener(table: Backend[], options: Partial<IngressOptions> = {}): Promise<IngressListener> {
   const ingress = new IngressListener({

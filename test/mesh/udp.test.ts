@@ -18,7 +18,7 @@ import { UDP_DROP_REASONS, UdpIngressListener, type UdpIngressOptions } from '..
 import { serveUdp, type UdpRelay } from '../../src/mesh/udp-relay.ts';
 import type { SecureChannel } from '../../src/transport/secure-channel.ts';
 import { silentLogger } from '../../src/util/logger.ts';
-import { peerNetworks, sha256, UdpClient, UdpEchoBackend, until } from './helpers.ts';
+import { local, peerNetworks, remote, sha256, UdpClient, UdpEchoBackend, until } from './helpers.ts';
 
 const SERVICE = 'svc-dns';
 let mesh: Awaited<ReturnType<typeof peerNetworks>>;
@@ -39,8 +39,6 @@ const farAsked = new Map<string, number>();
 /** The streams node "rogue" was given, which it answers once properly and then with a malformed frame. */
 const rogueStreams: SecureChannel[] = [];
 
-const local = (taskId: string, host: string): Backend => ({ taskId, nodeId: 'near', address: host });
-const remote = (taskId: string, nodeId = 'far'): Backend => ({ taskId, nodeId, address: null });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function listener(table: Backend[], options: Partial<UdpIngressOptions> = {}): Promise<UdpIngressListener> {

@@ -43,6 +43,14 @@ import { isTerminal } from './cluster-state.ts';
  */
 export const SWARMLET_NETWORK_LABEL = 'com.swarmlet.network.id';
 
+/**
+ * The Linux interface of a swarm network's bridge on every node: `swl-` and the start of the network's ID (15
+ * characters at most). The agent makes the bridge with it; the mesh binds addresses on it.
+ */
+export function bridgeName(networkId: string): string {
+  return `swl-${networkId.slice(0, 11)}`;
+}
+
 /** The only driver of swarm networks. Traffic between nodes is always encrypted; `encrypted` is accepted as a no-op. */
 export const OVERLAY_DRIVER = 'overlay';
 
