@@ -184,9 +184,21 @@ export interface ServiceStatus {
   CompletedTasks: number;
 }
 
+/** Where a rolling update (or a rollback) of a service's tasks stands: Docker's UpdateStatus. */
+export type UpdateState = 'updating' | 'paused' | 'completed' | 'rollback_started' | 'rollback_paused' | 'rollback_completed';
+
+export interface UpdateStatus {
+  State: UpdateState;
+  StartedAt?: string;
+  CompletedAt?: string;
+  Message?: string;
+}
+
 export interface Service extends Meta {
   Spec: ServiceSpec;
   PreviousSpec?: ServiceSpec;
+  /** Set while a change to the task template is rolled out, and kept once it ends; cleared by the next update. */
+  UpdateStatus?: UpdateStatus;
   Endpoint?: Endpoint;
   /** Only filled when the caller asks with `?status=true`. */
   ServiceStatus?: ServiceStatus;
@@ -237,6 +249,11 @@ export interface Task extends Meta {
   NodeID?: string;
   Status: TaskStatus;
   DesiredState: TaskState;
+  /**
+   * When a manager first recorded the task running (healthy, for a task with a healthcheck): a swarmlet addition, in
+   * the managers' clock, from which a rolling update times its delay and its monitor period.
+   */
+  ReadyAt?: string;
   /** Version of the service spec this task was made from; a mismatch marks the task for update. */
   SpecVersion?: ObjectVersion;
   /** The service's endpoint when the task was made, as Swarm copies it: the agent binds its host-mode ports. */

@@ -1,6 +1,7 @@
 /**
- * The manager's control loop: after every change, and on a timer for time-based decisions (restart delays),
- * run the orchestrators and the scheduler over the state and commit what they decide as one batch.
+ * The manager's control loop: after every change, and on a timer for time-based decisions (restart delays, update
+ * delays and monitor periods), run the orchestrators and the scheduler over the state and commit what they decide:
+ * automatic rollbacks first, then where updates stand, then the tasks.
  */
 
 import { describeError } from '../errors.ts';
@@ -66,6 +67,18 @@ export class Reconciler {
     const changes = plan(state, ctx, this.options.liveness());
     if (changes.empty) return;
     const now = isoTime(ctx.now);
+    const statuses = changes.updateStatuses;
+    for (const rollback of changes.rollbacks) {
+      const { id, version, spec, message } = rollback;
+      try {
+        await proposer.propose({ type: 'service.update', id, version, spec, now, rollback: message });
+      } catch (err) {
+        // The previous spec no longer fits (a network it names was removed): the update pauses instead, saying why.
+        const status = proposer.state.services[id]?.UpdateStatus;
+        statuses.push({ id, version, status: { State: 'paused', StartedAt: status?.StartedAt, Message: `${message}; the rollback failed: ${describeError(err)}` } });
+      }
+    }
+    if (statuses.length > 0) await proposer.propose({ type: 'service.status', updates: statuses, now });
     if (changes.put.length > 0) await proposer.propose({ type: 'tasks.put', tasks: changes.put, now });
     if (changes.deletedIds.length > 0) await proposer.propose({ type: 'tasks.delete', ids: changes.deletedIds });
   }

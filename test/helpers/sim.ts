@@ -24,12 +24,15 @@ export class Sim {
     return this.machine.state;
   }
 
-  /** One reconcile pass, committed. Returns how many tasks it changed or deleted. */
+  /** One reconcile pass, committed in the reconciler's order. Returns how many decisions it made. */
   reconcile(liveness?: NodeLiveness): number {
     const changes = plan(this.state, { now: this.now, random: this.random }, liveness);
-    if (changes.put.length) this.machine.apply({ type: 'tasks.put', tasks: changes.put, now: iso(this.now) });
+    const now = iso(this.now);
+    for (const { id, version, spec, message } of changes.rollbacks) this.machine.apply({ type: 'service.update', id, version, spec, now, rollback: message });
+    if (changes.updateStatuses.length) this.machine.apply({ type: 'service.status', updates: changes.updateStatuses, now });
+    if (changes.put.length) this.machine.apply({ type: 'tasks.put', tasks: changes.put, now });
     if (changes.deletedIds.length) this.machine.apply({ type: 'tasks.delete', ids: changes.deletedIds });
-    return changes.put.length + changes.deletedIds.length;
+    return changes.put.length + changes.deletedIds.length + changes.updateStatuses.length + changes.rollbacks.length;
   }
 
   /** Reconciles until nothing changes (bounded, so a livelock fails the test instead of hanging it). */

@@ -6,6 +6,7 @@
 import type { EndpointPortConfig, EndpointSpec, Service, ServiceSpec } from '../../api/types.ts';
 import { invalidArgument } from '../../errors.ts';
 import { EXPOSE_LABEL, parseDeclaredPorts, PROXY_PROTOCOL_LABEL } from '../../manager/mesh-table.ts';
+import { rollbackSpec } from '../../manager/orchestrator/updater.ts';
 import type { ClusterState } from '../../manager/state/cluster-state.ts';
 import { findService, requireSwarm } from '../../manager/state/queries.ts';
 import { newId } from '../../util/ids.ts';
@@ -93,6 +94,22 @@ function checkProxyProtocol(spec: ServiceSpec): void {
   );
 }
 
+/**
+ * start-first runs a new task beside the one it replaces, on the same node for a global service and possibly so for a
+ * replicated one: two tasks binding one host-mode port would collide, so the pair is refused, as Swarm refuses it.
+ */
+function checkUpdateOrder(spec: ServiceSpec): void {
+  const hostPort = (spec.EndpointSpec?.Ports ?? []).find((port) => port.PublishMode === 'host' && port.PublishedPort);
+  if (!hostPort) return;
+  for (const [name, config] of [['update', spec.UpdateConfig], ['rollback', spec.RollbackConfig]] as const) {
+    if (config?.Order !== 'start-first') continue;
+    throw invalidArgument(
+      `--${name}-order start-first cannot be used with host-mode published port ${hostPort.PublishedPort}: the new task would need the port ` +
+        `while the old one holds it; use --${name}-order stop-first, or publish the port in ingress mode`,
+    );
+  }
+}
+
 /** Ingress ports the daemons hold themselves: 5353/udp is mDNS, which discovery listens on on every node. */
 function reservedPortWarnings(spec: ServiceSpec): string[] {
   const mdns = (spec.EndpointSpec?.Ports ?? []).some((port) => port.PublishedPort === 5353 && port.Protocol === 'udp' && (port.PublishMode ?? 'ingress') === 'ingress');
@@ -125,6 +142,7 @@ export function serviceRoutes(router: Router, ctx: ApiContext, engine?: EngineNe
     requireSwarm(ctx.proposer.state);
     const spec = await resolveServiceNetworks(ctx, withDefaults(parseServiceSpec(await readJson(req)), ctx), engine);
     checkProxyProtocol(spec);
+    checkUpdateOrder(spec);
     const portNotes = [...(await portWarnings(ctx, spec)), ...reservedPortWarnings(spec)];
     const id = newId(ctx.random);
     await ctx.proposer.propose({ type: 'service.create', id, spec, now: new Date(ctx.now()).toISOString() });
@@ -145,13 +163,26 @@ export function serviceRoutes(router: Router, ctx: ApiContext, engine?: EngineNe
       throw invalidArgument('invalid service version: pass ?version= with the Version.Index you inspected');
     }
     let spec = await resolveServiceNetworks(ctx, withDefaults(parseServiceSpec(await readJson(req)), ctx), engine);
-    if (query.get('rollback') === 'previous') {
-      if (!service.PreviousSpec) throw invalidArgument(`service ${service.Spec.Name} does not have a previous spec to roll back to`);
-      spec = service.PreviousSpec;
+    const rollback = query.get('rollback');
+    if (rollback !== null && rollback !== '' && rollback !== 'previous') {
+      throw invalidArgument(`invalid rollback "${rollback}": the one value is previous (put back the spec before the last update)`);
+    }
+    if (rollback === 'previous') {
+      const previous = rollbackSpec(service);
+      if (!previous) throw invalidArgument(`service ${service.Spec.Name} does not have a previous spec to roll back to: it was never updated`);
+      spec = previous;
     }
     checkProxyProtocol(spec);
+    checkUpdateOrder(spec);
     const portNotes = [...(await portWarnings(ctx, spec)), ...reservedPortWarnings(spec)];
-    await ctx.proposer.propose({ type: 'service.update', id: service.ID, version, spec, now: new Date(ctx.now()).toISOString() });
+    await ctx.proposer.propose({
+      type: 'service.update',
+      id: service.ID,
+      version,
+      spec,
+      now: new Date(ctx.now()).toISOString(),
+      ...(rollback === 'previous' ? { rollback: 'manually requested rollback' } : {}),
+    });
     sendJson(res, 200, { Warnings: [...(await imageWarnings(ctx, spec)), ...portNotes] });
   });
 

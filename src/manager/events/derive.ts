@@ -60,6 +60,9 @@ export function touchedBy(state: ClusterState, command: Command): Touched {
     case 'service.update':
       service(command.id);
       break;
+    case 'service.status':
+      for (const update of command.updates) service(update.id);
+      break;
     case 'service.remove':
       service(command.id);
       tasksWhere((each) => each.ServiceID === command.id);
@@ -127,6 +130,7 @@ function serviceEvent(id: string, before: Service | undefined, after: Service | 
   const attributes: Record<string, string> = { name: after.Spec.Name };
   changed(attributes, 'image', before.Spec.TaskTemplate.ContainerSpec.Image, after.Spec.TaskTemplate.ContainerSpec.Image);
   changed(attributes, 'replicas', replicas(before), replicas(after));
+  changed(attributes, 'updatestate', before.UpdateStatus?.State, after.UpdateStatus?.State);
   return event('service', 'update', id, attributes, at);
 }
 

@@ -7,14 +7,12 @@
 
 import type { Node, Service, Task } from '../../api/types.ts';
 import { groupBy } from '../../util/group-by.ts';
-import { newId } from '../../util/ids.ts';
 import { type Constraint, matches, parseConstraint } from '../scheduler/constraints.ts';
 import { isLive } from '../state/cluster-state.ts';
 import type { Changes } from './changes.ts';
 import type { PassContext } from './context.ts';
-import { isoTime } from './context.ts';
-import { refill, retire } from './slot.ts';
-import { isOutdated, newTask } from './task-factory.ts';
+import { keepOne, refill, retire } from './slot.ts';
+import { Rollout } from './updater.ts';
 
 const available = (node: Node) => node.Status.State === 'ready' && node.Spec.Availability !== 'drain';
 
@@ -41,16 +39,17 @@ export function reconcileGlobal(service: Service, tasks: Task[], nodes: Node[], 
     for (const task of list) if (task.DesiredState === 'running') retire(changes, task, ctx);
   }
 
+  const rollout = new Rollout(service, tasks.map((t) => changes.view(t)), changes, ctx);
   for (const nodeId of wanted) {
+    rollout.slot();
     const list = (byNode.get(nodeId) ?? []).sort((a, b) => (a.CreatedAt < b.CreatedAt ? 1 : -1));
     const live = list.filter(isLive);
-    if (live.length > 0) {
-      if (isOutdated(live[0]!, service)) {
-        retire(changes, live[0]!, ctx);
-        changes.add(newTask(service, newId(ctx.random), isoTime(ctx.now), { nodeId }));
-      }
-      continue;
+    if (live.length === 0) {
+      refill(service, list, changes, ctx, { nodeId });
+      rollout.empty();
+    } else {
+      keepOne(service, live, rollout, changes, ctx, { nodeId });
     }
-    refill(service, list, changes, ctx, { nodeId });
   }
+  rollout.finish();
 }

@@ -1,18 +1,16 @@
 /**
  * The replicated orchestrator: keeps exactly `Replicas` live tasks, one per slot 1..N. It replaces tasks that
- * ended (per the restart policy), retires slots beyond N on scale-down, and replaces tasks whose spec is out of
- * date, `Parallelism` slots at a time.
+ * ended (per the restart policy), retires slots beyond N on scale-down, and hands slots whose task is out of date to
+ * the updater (updater.ts), which replaces them as the update policy allows.
  */
 
 import type { Service, Task } from '../../api/types.ts';
 import { groupBy } from '../../util/group-by.ts';
-import { newId } from '../../util/ids.ts';
 import { isLive } from '../state/cluster-state.ts';
 import type { Changes } from './changes.ts';
 import type { PassContext } from './context.ts';
-import { isoTime } from './context.ts';
-import { refill, retire } from './slot.ts';
-import { isOutdated, newTask } from './task-factory.ts';
+import { keepOne, refill, retire } from './slot.ts';
+import { Rollout } from './updater.ts';
 
 /** Groups a service's tasks by slot, newest first within a slot. */
 export function tasksBySlot(tasks: Task[]): Map<number, Task[]> {
@@ -26,8 +24,8 @@ export function tasksBySlot(tasks: Task[]): Map<number, Task[]> {
 
 export function reconcileReplicated(service: Service, tasks: Task[], changes: Changes, ctx: PassContext): void {
   const replicas = service.Spec.Mode?.Replicated?.Replicas ?? 1;
-  const slots = tasksBySlot(tasks.map((task) => changes.view(task)));
-  const now = isoTime(ctx.now);
+  const viewed = tasks.map((task) => changes.view(task));
+  const slots = tasksBySlot(viewed);
 
   // Scale down: every live task above the desired count is retired.
   for (const [slot, list] of slots) {
@@ -35,27 +33,17 @@ export function reconcileReplicated(service: Service, tasks: Task[], changes: Ch
     for (const task of list) if (task.DesiredState === 'running') retire(changes, task, ctx);
   }
 
-  const stale: Task[] = [];
-  let updating = 0;
+  const rollout = new Rollout(service, viewed, changes, ctx);
   for (let slot = 1; slot <= replicas; slot++) {
+    rollout.slot();
     const list = slots.get(slot) ?? [];
     const live = list.filter(isLive);
-    if (live.length > 0) {
-      // A slot holds one live task; an extra one (never expected) is retired, keeping the newest.
-      for (const extra of live.slice(1)) retire(changes, extra, ctx);
-      const current = live[0]!;
-      if (isOutdated(current, service)) stale.push(current);
-      else if (current.Status.State !== 'running') updating++;
-      continue;
+    if (live.length === 0) {
+      refill(service, list, changes, ctx, { slot });
+      rollout.empty();
+    } else {
+      keepOne(service, live, rollout, changes, ctx, { slot });
     }
-    refill(service, list, changes, ctx, { slot });
   }
-
-  // Rolling replacement of out-of-date tasks: at most Parallelism slots in flight (0 means all at once).
-  const parallelism = service.Spec.UpdateConfig?.Parallelism ?? 1;
-  const budget = parallelism === 0 ? stale.length : Math.max(0, parallelism - updating);
-  for (const task of stale.slice(0, budget)) {
-    retire(changes, task, ctx);
-    changes.add(newTask(service, newId(ctx.random), now, { slot: task.Slot! }));
-  }
+  rollout.finish();
 }

@@ -11,9 +11,10 @@ import type { PassContext } from './context.ts';
 import { isoTime } from './context.ts';
 import { decideRestart } from './restart.ts';
 import { isOutdated, newTask } from './task-factory.ts';
+import type { Placement, Rollout } from './updater.ts';
 
 /** Ends that count against a restart policy's MaxAttempts; a task stopped on purpose does not. */
-const ENDED_ON_ITS_OWN = new Set(['complete', 'failed', 'rejected']);
+export const ENDED_ON_ITS_OWN = new Set(['complete', 'failed', 'rejected']);
 
 /** Asks a task to stop: the agent stops its container; a task not yet on a node simply ends. */
 export function retire(changes: Changes, task: Task, ctx: PassContext, desired: 'shutdown' | 'remove' = 'shutdown'): void {
@@ -41,4 +42,22 @@ export function refill(service: Service, history: Task[], changes: Changes, ctx:
     retire(changes, ended, ctx);
   }
   changes.add(newTask(service, newId(ctx.random), isoTime(ctx.now), placement));
+}
+
+/**
+ * A slot (or a global service's node) with live tasks, newest first: it keeps its newest current task, and an
+ * out-of-date one only until that is ready (start-first); without a current task, its newest one is for the updater
+ * to replace. Any other live task (never expected) is retired.
+ */
+export function keepOne(service: Service, live: Task[], rollout: Rollout, changes: Changes, ctx: PassContext, placement: Placement): void {
+  const current = live.find((task) => !isOutdated(task, service));
+  const kept = current ?? live[0]!;
+  const outdated = live.filter((task) => task !== kept && isOutdated(task, service));
+  for (const extra of live) if (extra !== kept && !outdated.includes(extra)) retire(changes, extra, ctx);
+  if (current) {
+    rollout.current(current, outdated);
+    return;
+  }
+  for (const extra of outdated) retire(changes, extra, ctx);
+  rollout.outdated(kept, placement);
 }

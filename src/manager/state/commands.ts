@@ -4,7 +4,7 @@
  * replicates.
  */
 
-import type { NetworkSpec, Node, NodeDescription, NodeSpec, NodeState, ServiceSpec, Swarm, Task, TaskStatus } from '../../api/types.ts';
+import type { NetworkSpec, Node, NodeDescription, NodeSpec, NodeState, ServiceSpec, Swarm, Task, TaskStatus, UpdateStatus } from '../../api/types.ts';
 import type { NodeRole } from '../../identity/certificate.ts';
 import type { ClusterSecurity, MemberRecord, RootKeyRecord, TokenRecord } from './security.ts';
 
@@ -110,6 +110,22 @@ export interface UpdateService {
   version: number;
   spec: ServiceSpec;
   now: string;
+  /**
+   * Set when the spec is the service's previous one put back (`--rollback`, or an update whose failure action is
+   * rollback): why, for the rollback's UpdateStatus. Without it the update clears UpdateStatus, as Swarm does.
+   */
+  rollback?: string;
+}
+
+/**
+ * Where rolling updates stand, as the leader's updater decided it from the tasks. Each applies only while its service is
+ * still at `version` — a decision about a spec the user has replaced since is dropped. It does not bump the
+ * service's Version, so a client's read-modify-write is not refused because an update moved on.
+ */
+export interface SetUpdateStatus {
+  type: 'service.status';
+  updates: Array<{ id: string; version: number; status: UpdateStatus }>;
+  now: string;
 }
 
 export interface RemoveService {
@@ -179,6 +195,7 @@ export type Command =
   | FinishRootRotation
   | CreateService
   | UpdateService
+  | SetUpdateStatus
   | RemoveService
   | CreateNetwork
   | RemoveNetwork

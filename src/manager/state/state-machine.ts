@@ -24,6 +24,7 @@ import type {
   ReportTaskStatus,
   RotateRoot,
   UpdateNode,
+  SetUpdateStatus,
   UpdateService,
 } from './commands.ts';
 import { makeEndpoint } from './endpoints.ts';
@@ -116,6 +117,8 @@ export class StateMachine {
         return this.createService(command);
       case 'service.update':
         return this.updateService(command);
+      case 'service.status':
+        return this.setUpdateStatus(command);
       case 'service.remove':
         return this.removeService(command.id, command.now);
       case 'network.create':
@@ -314,6 +317,18 @@ export class StateMachine {
     service.Endpoint = withVips(endpoint, this.#addresses.commitVips(vips));
     service.UpdatedAt = command.now;
     service.Version = { Index: index };
+    if (command.rollback !== undefined) {
+      service.UpdateStatus = { State: 'rollback_started', StartedAt: command.now, Message: command.rollback };
+    } else {
+      delete service.UpdateStatus;
+    }
+  }
+
+  private setUpdateStatus(command: SetUpdateStatus): void {
+    const current = command.updates.filter(({ id, version }) => this.current.services[id]?.Version.Index === version);
+    if (current.length === 0) return;
+    this.bump();
+    for (const { id, status } of current) this.current.services[id]!.UpdateStatus = status;
   }
 
   private removeService(id: string, now: string): void {
@@ -425,6 +440,7 @@ export class StateMachine {
     const index = this.bump();
     for (const [task, update] of accepted) {
       if (!isTerminal(task.Status.State) && isTerminal(update.status.State)) this.#addresses.release(task);
+      if (update.status.State === 'running' && task.ReadyAt === undefined) task.ReadyAt = command.now;
       task.Status = update.status;
       task.UpdatedAt = command.now;
       task.Version = { Index: index };
