@@ -160,13 +160,19 @@ describe('swarmlet CLI against an API', () => {
         assert.deepEqual(JSON.parse(req.query.get('filters')!), { service: [SERVICE_ID] });
         polls++;
         const state = polls < 2 ? 'pending' : 'running';
-        return { body: [1, 2, 3].map((slot) => task(`task${slot}`.padEnd(25, '0'), SERVICE_ID, slot, 'img', 'running', state, 1)) };
+        return { body: [1, 2, 3].map((slot) => task(`task${slot}`.padEnd(25, '0'), SERVICE_ID, slot, 'busybox:1', 'running', state, 1)) };
       }
       return { status: 404, body: { message: 'unexpected' } };
     };
-    const result = await runCli(['service', 'create', '--name', 'back', '--replicas', '3', 'img'], env());
+    const result = await runCli(['service', 'create', '--name', 'back', '--replicas', '3', 'busybox:1'], env());
     assert.equal(result.stderr, '');
-    assert.equal(result.stdout, lines(SERVICE_ID, 'overall progress: 0 out of 3 tasks', 'overall progress: 3 out of 3 tasks', `verify: Service ${SERVICE_ID} converged`));
+    // Not a terminal: each slot's line without its bar, printed when it changes.
+    assert.equal(result.stdout, lines(
+      SERVICE_ID,
+      'overall progress: 0 out of 3 tasks', '1/3: pending', '2/3: pending', '3/3: pending',
+      'overall progress: 3 out of 3 tasks', '1/3: running', '2/3: running', '3/3: running',
+      `verify: Service ${SERVICE_ID} converged`,
+    ));
     assert.equal(result.code, 0);
   });
 
@@ -390,9 +396,12 @@ describe('convergence with failing tasks', () => {
       const result = await runCli(['service', 'scale', 'bad=1'], { SWARMLET_HOST: `unix://${api.socket}` });
       assert.equal(result.stdout, lines(
         'bad scaled to 1',
-        'overall progress: 0 out of 1 tasks',
+        // An error is written above the progress block, once.
         'bad.1: rejected: No such image: nosuch:1',
+        'overall progress: 0 out of 1 tasks',
+        '1/1: rejected',
         'overall progress: 1 out of 1 tasks',
+        '1/1: running',
         'verify: Service bad converged',
       ));
     } finally {

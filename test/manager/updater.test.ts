@@ -137,7 +137,7 @@ describe('rolling updates', () => {
     sim.settle();
     step(sim, 1_000, (task) => task.Spec.ContainerSpec.Image === 'web:2');
     assert.equal(status(sim)?.State, 'paused');
-    assert.match(status(sim)!.Message!, /^update paused: task \w+ failed while being updated: task: container unhealthy; fix the spec/);
+    assert.match(status(sim)!.Message!, /^update paused: task \w+ failed while being updated: task: container unhealthy$/);
     assert.equal(status(sim)?.StartedAt, iso(T0));
     for (let i = 0; i < 5; i++) step(sim, 10_000, () => true);
     assert.equal(withImage(live(sim), 'swarmlet-test/busybox:1').length, 3, 'the other slots keep the old spec while paused');

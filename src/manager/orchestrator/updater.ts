@@ -187,13 +187,10 @@ export class Rollout {
       this.#changes.rollBack(service, previous, `update rolled back: ${what}`);
       return true;
     }
-    const resume = rollback
-      ? 'run service update --rollback to put the spec back again, or service update with a fixed spec'
-      : 'fix the spec and run service update to resume, or service update --rollback';
     this.#changes.setUpdateStatus(service, {
       State: rollback ? 'rollback_paused' : 'paused',
       StartedAt: status.StartedAt,
-      Message: `${rollback ? 'rollback' : 'update'} paused: ${what}; ${resume}`,
+      Message: `${rollback ? 'rollback' : 'update'} paused: ${what}`,
     });
     return true;
   }
