@@ -260,6 +260,21 @@ describe('rolling updates', () => {
     assert.equal(status(sim)?.State, 'completed');
   });
 
+  it('records when a task first ran, in the managers\' clock, and keeps it through later reports', () => {
+    const sim = new Sim(clusterWith(), T0);
+    sim.machine.apply({ type: 'service.create', id: 's1', spec: spec('web'), now: iso(sim.now) });
+    sim.settle();
+    const [task] = live(sim);
+    sim.report(task!.ID, 'starting');
+    assert.equal(sim.state.tasks[task!.ID]!.ReadyAt, undefined, 'starting (healthcheck pending) is not ready');
+    sim.now += 3_000;
+    sim.report(task!.ID, 'running');
+    assert.equal(sim.state.tasks[task!.ID]!.ReadyAt, iso(T0 + 3_000));
+    sim.now += 3_000;
+    sim.report(task!.ID, 'running');
+    assert.equal(sim.state.tasks[task!.ID]!.ReadyAt, iso(T0 + 3_000));
+  });
+
   it('a scale-only update starts no rolling update', () => {
     const sim = new Sim(clusterWith(), T0);
     create(sim, 2);

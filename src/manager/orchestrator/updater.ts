@@ -62,9 +62,11 @@ export function rollbackSpec(service: Service): ServiceSpec | undefined {
 }
 
 /** A task that reached running (healthy, with a healthcheck) and is running still. */
-export const isReady = (task: Task) => task.ReadyAt !== undefined && task.Status.State === 'running';
+export const isReady = (task: Task) => task.Status.State === 'running';
 
 const ms = (iso: string) => Date.parse(iso);
+/** When a running task became ready; a task stored before ReadyAt was recorded has its status's time instead. */
+const readyAt = (task: Task) => ms(task.ReadyAt ?? task.Status.Timestamp);
 const shortId = (id: string) => id.slice(0, 12);
 
 /** Where the task being replaced goes: its slot, or its node for a global service. */
@@ -138,7 +140,7 @@ export class Rollout {
 
     const now = this.#ctx.now;
     const delay = this.#policy.Delay / 1e6;
-    const busy = ours.filter((task) => isLive(task) && (!isReady(task) || now < ms(task.ReadyAt!) + delay)).length;
+    const busy = ours.filter((task) => isLive(task) && (!isReady(task) || now < readyAt(task) + delay)).length;
     let free = this.#policy.Parallelism === 0 ? Number.POSITIVE_INFINITY : Math.max(0, this.#policy.Parallelism - busy);
     for (const { task, placement } of this.#outdated) {
       const serving = task.Status.State === 'running';
@@ -150,7 +152,7 @@ export class Rollout {
     }
 
     const monitor = this.#policy.Monitor / 1e6;
-    const settled = ours.filter(isLive).every((task) => isReady(task) && now >= ms(task.ReadyAt!) + monitor);
+    const settled = ours.filter(isLive).every((task) => isReady(task) && now >= readyAt(task) + monitor);
     if (this.#outdated.length === 0 && this.#inFlight === 0 && settled) {
       const rollback = isRollingBack(status);
       this.#changes.setUpdateStatus(service, {
