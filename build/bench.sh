@@ -4,8 +4,9 @@
 # benchmark's one-line summaries together. Each benchmark cleans up after itself (daemons, containers, temp dirs,
 # the Docker swarm it makes), also on failure or Ctrl-C. SWARMLET_BENCH_RUNS, SWARMLET_BENCH_STARTS,
 # SWARMLET_BENCH_CONCURRENCY, SWARMLET_BENCH_FAILOVERS (Raft in one process) and SWARMLET_BENCH_CLUSTER_FAILOVERS
-# (real hosts) tune the repetitions (see each file). Takes about 16 minutes, half of it the orchestration
-# benchmark waiting on Docker Swarm mode.
+# (real hosts) tune the repetitions (see each file); SWARMLET_BENCH_UPDATE_SWARM_LIMIT caps, in seconds, how long the
+# rolling-update benchmark (update.bench.ts) waits for Docker Swarm mode's update (default 900). Takes about 22
+# minutes, most of it the orchestration and rolling-update benchmarks waiting on Docker Swarm mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

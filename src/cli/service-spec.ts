@@ -13,6 +13,9 @@
  * service's Endpoint, not here. `--network` names a swarm network as the user typed it: the daemon resolves names to
  * IDs (the docker CLI asks the daemon first; the result is the same stored spec).
  *
+ * `--update-*` and `--rollback-*` (update-policy-option.ts) make the rolling-update policies; as the docker CLI does,
+ * a policy is sent whole, with Docker's defaults for the fields not given, and only when one of its flags is.
+ *
  * `--device` and `--privileged` are swarmlet's: Swarm services cannot reach host devices (moby issue 24862, swarmkit
  * issue 1030), which is most of what a Raspberry Pi service needs — GPIO, I2C, a USB radio.
  */
@@ -37,6 +40,7 @@ import { parseMemorySize, parseNanoCpus } from '../util/units.ts';
 import { type OptionSpec, type ParsedArgs, booleanOption, listOption, stringOption } from './flags.ts';
 import { parseMount, splitCsv } from './mount-option.ts';
 import { parsePublish } from './port-option.ts';
+import { UPDATE_POLICY_OPTIONS, createPolicy } from './update-policy-option.ts';
 
 /** The flags of `service create`, in the order help lists them. */
 export const CREATE_OPTIONS: OptionSpec[] = [
@@ -58,6 +62,7 @@ export const CREATE_OPTIONS: OptionSpec[] = [
   { name: 'constraint', value: 'EXPR', multiple: true, description: 'Placement constraints (e.g. node.role==manager)' },
   { name: 'placement-pref', value: 'PREF', multiple: true, description: 'Add a placement preference (e.g. spread=node.labels.zone)' },
   { name: 'replicas-max-per-node', value: 'N', description: 'Maximum number of tasks per node (default 0 = unlimited)' },
+  ...UPDATE_POLICY_OPTIONS,
   { name: 'hostname', value: 'NAME', description: 'Container hostname' },
   { name: 'user', short: 'u', value: 'USER', description: 'Username or UID (format: <name|uid>[:<group|gid>])' },
   { name: 'workdir', short: 'w', value: 'DIR', description: 'Working directory inside the container' },
@@ -160,6 +165,8 @@ export function buildServiceSpec(
     ...defined('Labels', parseLabels(listOption(options, 'label'))),
     TaskTemplate: taskTemplate,
     Mode: serviceMode(get('mode'), get('replicas')),
+    ...defined('UpdateConfig', createPolicy(options, 'update')),
+    ...defined('RollbackConfig', createPolicy(options, 'rollback')),
     ...defined('EndpointSpec', endpointSpec(listOption(options, 'publish'), get('endpoint-mode'))),
   };
 }
@@ -347,13 +354,17 @@ function resources(get: (name: string) => string | undefined): Resources | undef
   return Object.keys(result).length > 0 ? result : undefined;
 }
 
-function restartPolicy(get: (name: string) => string | undefined): RestartPolicy | undefined {
-  const condition = get('restart-condition');
-  if (condition !== undefined && !(RESTART_CONDITIONS as readonly string[]).includes(condition)) {
-    throw invalidArgument(`invalid --restart-condition "${condition}": use none, on-failure or any`);
+/** `--restart-condition`: none, on-failure or any, as Docker spells them. */
+export function parseRestartCondition(text: string): NonNullable<RestartPolicy['Condition']> {
+  if (!(RESTART_CONDITIONS as readonly string[]).includes(text)) {
+    throw invalidArgument(`invalid --restart-condition "${text}": use none, on-failure or any`);
   }
+  return text as NonNullable<RestartPolicy['Condition']>;
+}
+
+function restartPolicy(get: (name: string) => string | undefined): RestartPolicy | undefined {
   const policy: RestartPolicy = {
-    ...defined('Condition', condition as RestartPolicy['Condition']),
+    ...defined('Condition', mapDefined(get('restart-condition'), parseRestartCondition)),
     ...defined('Delay', mapDefined(get('restart-delay'), parseDuration)),
     ...defined('MaxAttempts', mapDefined(get('restart-max-attempts'), (text) => parseCount(text, 'restart-max-attempts'))),
     ...defined('Window', mapDefined(get('restart-window'), parseDuration)),

@@ -1,5 +1,6 @@
 /**
- * `swarmlet service ...`: create, ls, ps, inspect, scale, update (its own file), rm — Docker's flags and output, over the API.
+ * `swarmlet service ...`: create, ls, ps, inspect, scale, update and rollback (their own file), rm — Docker's flags
+ * and output, over the API.
  *
  * Each command is a few API calls plus a view: the daemon resolves a service reference (full ID, unique ID prefix
  * or name, by Docker's rules) on GET /services/{ref}, so lookups behave the same for this CLI and the docker CLI.
@@ -15,7 +16,7 @@ import { logsCommand } from './logs.ts';
 import { type OptionSpec, booleanOption, filtersQuery, listOption, stringOption } from './flags.ts';
 import { parseOutputFormat, shortId } from './format.ts';
 import { CREATE_OPTIONS, buildServiceSpec, parseCount } from './service-spec.ts';
-import { updateCommand } from './service-update.ts';
+import { rollbackCommand, updateCommand } from './service-update.ts';
 import { prettyService, prettyServiceWithNames } from './views/pretty.ts';
 import { renderServiceTable } from './views/services.ts';
 import { TASK_LIST_OPTIONS, listTasks } from './task-list.ts';
@@ -45,7 +46,10 @@ const create: CommandSpec = {
   description: 'Create a new service',
   options: CREATE_OPTIONS,
   interspersed: false,
-  examples: ['swarmlet service create --name back --replicas 3 --reserve-memory 64M --limit-memory 64M --env K=V IMAGE sh -c "echo hi"'],
+  examples: [
+    'swarmlet service create --name back --replicas 3 --reserve-memory 64M --limit-memory 64M --env K=V IMAGE sh -c "echo hi"',
+    'swarmlet service create --name web --replicas 4 --update-parallelism 2 --update-delay 10s --update-failure-action rollback web:1',
+  ],
   async run(ctx) {
     const { options } = ctx.args;
     const spec = buildServiceSpec(ctx.args);
@@ -159,5 +163,5 @@ const rm: CommandSpec = {
 export const serviceCommands: CommandGroup = {
   name: 'service',
   description: 'Manage services',
-  commands: [create, inspect, logsCommand, ls, ps, rm, scale, updateCommand],
+  commands: [create, inspect, logsCommand, ls, ps, rm, rollbackCommand, scale, updateCommand],
 };

@@ -263,3 +263,42 @@ describe('--env', () => {
   });
 });
 
+
+describe('update and rollback policy flags', () => {
+  const DEFAULTS = { Parallelism: 1, Delay: 0, FailureAction: 'pause', Monitor: 5e9, MaxFailureRatio: 0, Order: 'stop-first' };
+
+  it('sends no policy unless one of its flags is given (the daemon applies the defaults)', () => {
+    const built = spec(['--name', 'web', '--replicas', '2', 'img']);
+    assert.equal(built.UpdateConfig, undefined);
+    assert.equal(built.RollbackConfig, undefined);
+  });
+
+  it('sends a whole policy, Docker\'s defaults filling the fields not given, as docker service create does', () => {
+    const built = spec(['--update-parallelism', '2', '--update-delay', '10s', 'img']);
+    assert.deepEqual(built.UpdateConfig, { ...DEFAULTS, Parallelism: 2, Delay: 10e9 });
+    assert.equal(built.RollbackConfig, undefined, 'the rollback policy is only sent when a --rollback-* flag is given');
+    const rollback = spec(['--rollback-failure-action', 'continue', '--rollback-parallelism', '0', 'img']);
+    assert.deepEqual(rollback.RollbackConfig, { ...DEFAULTS, FailureAction: 'continue', Parallelism: 0 });
+    assert.equal(rollback.UpdateConfig, undefined);
+  });
+
+  it('maps every policy flag to its field, durations in nanoseconds', () => {
+    const built = spec([
+      '--update-parallelism', '3', '--update-delay', '1m30s', '--update-monitor', '20s', '--update-failure-action', 'rollback',
+      '--update-max-failure-ratio', '0.2', '--update-order', 'start-first',
+      '--rollback-parallelism', '0', '--rollback-delay', '500ms', '--rollback-monitor', '0', '--rollback-failure-action', 'pause',
+      '--rollback-max-failure-ratio', '1', '--rollback-order', 'stop-first', '--mode', 'global', 'img',
+    ]);
+    assert.deepEqual(built.UpdateConfig, { Parallelism: 3, Delay: 90e9, FailureAction: 'rollback', Monitor: 20e9, MaxFailureRatio: 0.2, Order: 'start-first' });
+    assert.deepEqual(built.RollbackConfig, { Parallelism: 0, Delay: 5e8, FailureAction: 'pause', Monitor: 0, MaxFailureRatio: 1, Order: 'stop-first' });
+  });
+
+  it('refuses bad values before anything is sent, naming the flag', () => {
+    assert.throws(() => spec(['--update-parallelism', '-1', 'img']), /^SwarmletError: invalid --update-parallelism "-1": use a whole number of tasks, at least 0 \(0 means all at once\)$/);
+    assert.throws(() => spec(['--update-delay', '5', 'img']), /^SwarmletError: invalid --update-delay "5": use a number with a unit/);
+    assert.throws(() => spec(['--rollback-max-failure-ratio', '1.1', 'img']), /^SwarmletError: invalid --rollback-max-failure-ratio "1.1": use a number from 0 to 1/);
+    assert.throws(() => spec(['--update-failure-action', 'Pause', 'img']), /^SwarmletError: invalid --update-failure-action "Pause": use pause, continue or rollback$/);
+    assert.throws(() => spec(['--rollback-failure-action', 'rollback', 'img']), /^SwarmletError: invalid --rollback-failure-action "rollback": use pause or continue$/);
+    assert.throws(() => spec(['--rollback-order', 'last-first', 'img']), /^SwarmletError: invalid --rollback-order "last-first": use stop-first or start-first$/);
+  });
+});
