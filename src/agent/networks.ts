@@ -7,6 +7,11 @@
  * The bridge carries the label SWARMLET_NETWORK_LABEL with the swarm network's ID and a fixed interface name, so the
  * routing mesh finds it to bind the service VIPs and other nodes' task addresses on it (src/mesh/overlay.ts). Each
  * node makes its own; nothing about it crosses the wire. A bridge no task uses any more is removed by the mesh.
+ *
+ * An `--internal` network's bridge is the engine's internal kind: its containers reach each other, and what the node
+ * answers on the gateway's subnet (the DNS server, the VIPs, other nodes' task addresses), but the engine forwards
+ * nothing they send beyond the subnet. The engine still puts the gateway address on the bridge (checked on the real
+ * engine, test/runtime/docker-runtime.test.ts), which the DNS server and the VIPs need.
  */
 
 import type { Network, NetworkAttachment } from '../api/types.ts';
@@ -69,6 +74,7 @@ export class NodeNetworks {
         gateway: layout.gateway,
         ipRange: layout.local.range,
         bridgeName: bridgeName(network.ID),
+        internal: network.Spec.Internal === true,
       });
     } catch (err) {
       // Made meanwhile by a pass of an earlier daemon (a restart): take it if it is ours.

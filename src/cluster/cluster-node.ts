@@ -42,6 +42,7 @@ import { LogStreams } from './log-streams.ts';
 import { MeshController } from '../mesh/controller.ts';
 import { muxPoolOver, type MuxPool } from './stream-mux.ts';
 import { ipAddressBinder } from '../mesh/host-addresses.ts';
+import type { MeshLimits } from '../mesh/limits.ts';
 import { meshTable } from '../manager/mesh-table.ts';
 import { PeerNetwork, splitAddress } from './peers.ts';
 import type { ContainerLogEngine } from './task-log-reader.ts';
@@ -63,6 +64,8 @@ export interface ClusterNodeOptions {
   advertiseAddr?: string;
   heartbeatMs?: number;
   downAfterMs?: number;
+  /** Bounds on the routing mesh's published ports (the daemon's --mesh-* flags); limits.ts's defaults for the rest. */
+  meshLimits?: Partial<MeshLimits>;
   /** Finds managers of a cluster (mDNS); returns `ip:port` addresses. */
   discoverManagers?(clusterDigest: string, timeoutMs: number): Promise<string[]>;
   /** Told whenever this node's role or addresses change, so discovery advertises the truth. */
@@ -163,6 +166,7 @@ export class ClusterNode {
       peers: () => this.#streams,
       containerAddress: async (id) => (await options.runtime.inspectContainer(id))?.address || null,
       log: options.log,
+      ...(options.meshLimits ? { limits: options.meshLimits } : {}),
       overlay: { engine: options.runtime, binder: ipAddressBinder, ...dnsUpstreams() },
     });
     this.#file = file;

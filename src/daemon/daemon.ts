@@ -11,6 +11,7 @@ import { describeError } from '../errors.ts';
 import { ClusterNode } from '../cluster/cluster-node.ts';
 import { engineLogSource } from '../cluster/task-log-reader.ts';
 import { loadOrCreateIdentity } from '../identity/key-store.ts';
+import { describeMeshLimits, resolveMeshLimits } from '../mesh/limits.ts';
 import { RaftProposer } from '../manager/consensus/raft-proposer.ts';
 import { startDiscovery } from './discovery.ts';
 import { socketPathFromUrl } from '../paths.ts';
@@ -43,6 +44,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   if (!engineInfo.MemoryLimit) {
     log.warn('the engine cannot enforce memory limits (memory cgroup off): tasks would run unlimited');
   }
+  // Checked before anything listens: limits the mesh would refuse stop the daemon here, with the reason.
+  const meshLimits = resolveMeshLimits(options.meshLimits);
   const discovery = await startDiscovery(options, nodeId, options.hostname ?? engineInfo.Name, log);
   const node = await ClusterNode.open({
     dataDir: options.dataDir,
@@ -56,6 +59,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     ...(options.advertiseAddr ? { advertiseAddr: options.advertiseAddr } : {}),
     ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
     ...(options.downAfterMs ? { downAfterMs: options.downAfterMs } : {}),
+    ...(options.meshLimits ? { meshLimits: options.meshLimits } : {}),
     discoverManagers: (digest, timeoutMs) => discovery.findManagers(digest, timeoutMs),
     onMembershipChange: (membership) => discovery.update(membership),
     logEngine: engineLogSource(engine),
@@ -86,6 +90,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   // The API answers meanwhile: reads wait for the manager to have applied its log (Proposer.read).
   node.start().catch((err: unknown) => log.error(`could not resume this node's cluster role: ${describeError(err)}`));
   log.info(`API ready on unix://${options.socket} in ${Date.now() - started} ms (engine ${engineInfo.ServerVersion} at unix://${engineSocket}, node ${nodeId})`);
+  if (options.meshLimits) log.info(`routing mesh limits: ${describeMeshLimits(meshLimits)}`);
 
   let stopping: Promise<void> | null = null;
   return {

@@ -1,3 +1,5 @@
+import type { MeshLimits } from '../mesh/limits.ts';
+
 /** What `swarmlet daemon` is told on its command line. */
 export interface DaemonOptions {
   /** Where the state store and node identity live. */
@@ -19,4 +21,6 @@ export interface DaemonOptions {
   /** Dispatcher timings; shorter in tests, never longer than the defaults in practice. */
   heartbeatMs?: number;
   downAfterMs?: number;
+  /** The routing mesh's limits the operator set (--mesh-*); the defaults of src/mesh/limits.ts for the rest. */
+  meshLimits?: Partial<MeshLimits>;
 }

@@ -6,6 +6,9 @@
  *
  * Container addresses are read from the engine once per container. A table is applied in full each time (listeners
  * that are no longer wanted close, new ones open); updates never overlap, and only the newest waiting one is applied.
+ *
+ * One set of limits (limits.ts, the daemon's --mesh-* flags) bounds every published port's listener and the
+ * connections and flows this node serves to other nodes' ingress.
  */
 
 import { describeError } from '../errors.ts';
@@ -14,6 +17,7 @@ import type { Logger } from '../util/logger.ts';
 import type { Backend } from './balancer.ts';
 import type { AddressBinder } from './host-addresses.ts';
 import { IngressListener, type StreamOpener } from './ingress.ts';
+import { resolveMeshLimits, type MeshLimits } from './limits.ts';
 import { OverlayMesh, type OverlayEngine } from './overlay.ts';
 import { MeshStreamServer, type StreamServing } from './stream-server.ts';
 import { UdpIngressListener } from './udp-ingress.ts';
@@ -27,6 +31,8 @@ export interface MeshControllerOptions {
   log: Logger;
   /** Where ingress listeners listen; every address by default. */
   host?: string;
+  /** Bounds on each published port's clients; the defaults of limits.ts for any left out. */
+  limits?: Partial<MeshLimits>;
   /** The node's engine and address binder: with them, overlay networks are served too (overlay.ts). */
   overlay?: { engine: OverlayEngine; binder: AddressBinder; dnsPort?: number; upstreams?: readonly string[] };
 }
@@ -42,6 +48,7 @@ type Listener = IngressListener | UdpIngressListener;
 
 export class MeshController {
   readonly #options: MeshControllerOptions;
+  readonly #limits: MeshLimits;
   readonly #listeners = new Map<string, { listener: Listener; serviceId: string; target: number; proxyProtocol: boolean }>();
   readonly #addresses = new Map<string, string>();
   /** This node's tasks that other nodes may reach, by `serviceId/taskId`. */
@@ -64,6 +71,8 @@ export class MeshController {
 
   constructor(options: MeshControllerOptions) {
     this.#options = options;
+    // Checked here, so that a bad value stops the node at start rather than the first published port.
+    this.#limits = resolveMeshLimits(options.limits);
     this.#overlay = options.overlay
       ? new OverlayMesh({
           selfId: options.selfId,
@@ -89,6 +98,7 @@ export class MeshController {
         return onOverlay && onOverlay.targets.has(port) ? onOverlay.address : null;
       },
       log: this.#options.log,
+      limits: this.#limits,
     });
     this.#server.serve(peers);
     this.#udpRelay = serveUdp(
@@ -100,7 +110,7 @@ export class MeshController {
         const onOverlay = this.#overlay?.localTasks.get(`${serviceId}/${taskId}`);
         return onOverlay && onOverlay.udpTargets.has(port) ? onOverlay.address : null;
       },
-      undefined,
+      this.#limits,
       this.#options.log,
     );
   }
@@ -207,6 +217,7 @@ export class MeshController {
           targetPort: want.target,
           peers: this.#options.peers,
           log: this.#options.log,
+          limits: this.#limits,
           ...(this.#options.host ? { host: this.#options.host } : {}),
         };
         const listener = protocol === 'udp' ? new UdpIngressListener(listenerOptions) : new IngressListener({ ...listenerOptions, proxyProtocol: want.proxyProtocol });

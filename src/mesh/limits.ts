@@ -1,6 +1,8 @@
 /**
  * The bounds that keep a published port's clients — slow, stuck, half-open or hostile — from costing a node more
  * than a bounded share of memory and sockets, and from touching other services: each listener has its own.
+ * The counts and timeouts an operator may need to change — clients behind one NAT share one address — are the
+ * daemon's --mesh-* flags (src/cli/daemon.ts); the rest are set here.
  */
 
 import { invalidArgument } from '../errors.ts';
@@ -60,11 +62,53 @@ export const DEFAULT_MESH_LIMITS: Readonly<MeshLimits> = Object.freeze({
   udpQueuedBytes: 4 << 20,
 });
 
-/** Defaults filled in and every value checked: a NaN or 0 here would silently remove a protection. */
+/**
+ * The longest timeout a limit may name: a week. Node's timers hold a signed 32-bit count of milliseconds (24.8
+ * days) and one set longer fires at once, so an idle timeout of "30 days" would close every connection the moment
+ * it opened; a week leaves room for the waits made from these (a connect timeout times the attempts, the task's
+ * node's margin on a UDP stream).
+ */
+export const MAX_TIMEOUT_MS = 7 * 24 * 3_600_000;
+
+/** Node's timer ceiling, which no wait derived from the limits may pass. */
+const TIMER_CEILING_MS = 2 ** 31 - 1;
+
+/** The limits that count per client address, each with the per-port limit it lives within. */
+export const PER_CLIENT_LIMITS = [
+  { perClient: 'maxConnectionsPerClient', perPort: 'maxConnections' },
+  { perClient: 'udpMaxFlowsPerClient', perPort: 'udpMaxFlows' },
+] as const satisfies ReadonlyArray<{ perClient: keyof MeshLimits; perPort: keyof MeshLimits }>;
+
+/**
+ * Defaults filled in and every value checked: a NaN, a fraction or a 0 here would silently remove a protection.
+ * A per-client limit may not exceed its port's: given both, that is an error; a per-client limit left to its
+ * default follows a port limit lowered below it (one client may then hold the whole port, as it could before).
+ */
 export function resolveMeshLimits(partial: Partial<MeshLimits> = {}): MeshLimits {
   const limits = { ...DEFAULT_MESH_LIMITS, ...partial };
   for (const [name, value] of Object.entries(limits)) {
-    if (typeof value !== 'number' || Number.isNaN(value) || value < 1) throw invalidArgument(`mesh limit ${name} must be a number ≥ 1, got ${String(value)}`);
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw invalidArgument(`mesh limit ${name} must be a whole number ≥ 1, got ${String(value)}`);
+    if (name.endsWith('Ms') && value > MAX_TIMEOUT_MS) throw invalidArgument(`mesh limit ${name} must be at most ${MAX_TIMEOUT_MS} ms (a week), got ${value}`);
+  }
+  // The ingress gives a client's connection this long to reach a backend, over all its attempts.
+  if (limits.connectTimeoutMs * limits.maxAttempts > TIMER_CEILING_MS) {
+    throw invalidArgument(`mesh limits connectTimeoutMs × maxAttempts must be at most ${TIMER_CEILING_MS} ms, got ${limits.connectTimeoutMs} × ${limits.maxAttempts}`);
+  }
+  for (const { perClient, perPort } of PER_CLIENT_LIMITS) {
+    if (limits[perClient] <= limits[perPort]) continue;
+    if (partial[perClient] !== undefined) throw invalidArgument(`mesh limit ${perClient} (${limits[perClient]}) may not exceed ${perPort} (${limits[perPort]})`);
+    limits[perClient] = limits[perPort];
   }
   return limits;
+}
+
+/** The limits an operator sets, in one line for the daemon's log: what the node runs with, flags and defaults merged. */
+export function describeMeshLimits(limits: MeshLimits): string {
+  const seconds = (ms: number) => `${ms / 1000}s`;
+  return (
+    `${limits.maxConnections} TCP connections per published port (${limits.maxConnectionsPerClient} per client address), ` +
+    `${limits.udpMaxFlows} UDP flows (${limits.udpMaxFlowsPerClient} per client address); ` +
+    `connect timeout ${seconds(limits.connectTimeoutMs)}, idle timeout ${seconds(limits.idleTimeoutMs)}, ` +
+    `UDP flow timeout ${seconds(limits.udpFlowTimeoutMs)} (${seconds(limits.udpStreamTimeoutMs)} once a stream)`
+  );
 }

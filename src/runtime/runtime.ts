@@ -84,6 +84,12 @@ export interface NetworkCreateOptions {
   ipRange: string;
   /** The Linux bridge's interface name (at most 15 characters). */
   bridgeName: string;
+  /**
+   * No connectivity beyond the subnet (Docker's `--internal`): the engine drops what containers send outside it and
+   * gives them no route out (engines from 25; older ones keep a default route to the bridge, whose forwarding they
+   * drop). The bridge keeps its gateway address on the host (except on engines 25.0.0 to 25.0.3).
+   */
+  internal?: boolean;
 }
 
 export interface PortBinding {

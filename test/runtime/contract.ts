@@ -18,6 +18,8 @@ export interface RuntimeUnderTest {
   image: string;
   /** Releases what the maker set up (connections, images); the suite removes its own containers first. */
   cleanup: () => Promise<void>;
+  /** Whether the implementation's engine holds network `id` as internal: the engine's own view, outside the interface. */
+  networkIsInternal: (id: string) => Promise<boolean>;
 }
 
 /** Long enough for a slow engine, short enough that a missing event fails the test instead of hanging it. */
@@ -165,6 +167,7 @@ export function runtimeContract(name: string, makeRuntime: () => Promise<Runtime
       const id = await rt().createNetwork({ name, labels, subnet: '10.251.7.0/24', gateway: '10.251.7.1', ipRange: '10.251.7.192/26', bridgeName: `swlc-${run.slice(0, 6)}` });
       try {
         assert.deepEqual((await rt().listNetworks([runLabel])).map((n) => [n.id, n.name]), [[id, name]]);
+        assert.equal(await subject!.networkIsInternal(id), false, 'a bridge is not internal unless asked');
         await rejectsWithCode(rt().createNetwork({ name, labels, subnet: '10.251.8.0/24', gateway: '10.251.8.1', ipRange: '10.251.8.192/26', bridgeName: `swld-${run.slice(0, 6)}` }), 'conflict');
         const container = await rt().createContainer(options({ networks: [{ name, address: '10.251.7.9' }], dns: ['10.251.7.1'] }));
         await rt().startContainer(container);
@@ -178,6 +181,19 @@ export function runtimeContract(name: string, makeRuntime: () => Promise<Runtime
       }
       assert.deepEqual(await rt().listNetworks([runLabel]), []);
       await rt().removeNetwork(id);
+    });
+
+    it('makes an internal bridge network when asked', async () => {
+      const name = `swarmlet-contract-${run}-internal`;
+      const labels = { 'com.swarmlet.test': '1', 'com.swarmlet.test.contract': run };
+      const id = await rt().createNetwork({ name, labels, subnet: '10.251.9.0/24', gateway: '10.251.9.1', ipRange: '10.251.9.192/26', bridgeName: `swli-${run.slice(0, 6)}`, internal: true });
+      try {
+        assert.equal(await subject!.networkIsInternal(id), true);
+        assert.deepEqual((await rt().listNetworks([runLabel])).map((n) => n.name), [name]);
+      } finally {
+        await rt().removeNetwork(id);
+      }
+      assert.deepEqual(await rt().listNetworks([runLabel]), []);
     });
 
     it('starts, stops and removes, each step idempotent', async () => {

@@ -9,7 +9,10 @@ import { runtimeContract } from './contract.ts';
 
 const IMAGE = 'swarmlet-test/busybox:1';
 
-runtimeContract('FakeRuntime', async () => ({ runtime: new FakeRuntime({ images: [IMAGE] }), image: IMAGE, cleanup: async () => {} }));
+runtimeContract('FakeRuntime', async () => {
+  const runtime = new FakeRuntime({ images: [IMAGE] });
+  return { runtime, image: IMAGE, cleanup: async () => {}, networkIsInternal: async (id) => runtime.networks.get(id)?.options.internal === true };
+});
 
 /** Lets queued event deliveries run. */
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));

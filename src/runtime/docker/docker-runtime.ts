@@ -266,6 +266,7 @@ export class DockerRuntime implements ContainerRuntime {
         Name: options.name,
         Driver: 'bridge',
         CheckDuplicate: true,
+        Internal: options.internal ?? false,
         Labels: options.labels,
         IPAM: { Driver: 'default', Config: [{ Subnet: options.subnet, Gateway: options.gateway, IPRange: options.ipRange }] },
         Options: { 'com.docker.network.bridge.name': options.bridgeName },
