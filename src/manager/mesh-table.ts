@@ -67,6 +67,8 @@ export interface MeshNetwork {
   name: string;
   subnet: string;
   gateway: string;
+  /** No way out (`network create --internal`): its DNS server answers the cluster's names and forwards none. */
+  internal?: true;
   services: MeshNetworkService[];
   /** Nodes with a task on the network that has not ended: they keep its bridge. */
   nodes: string[];
@@ -201,7 +203,15 @@ function meshNetworks(state: ClusterState): MeshNetwork[] {
       if (!stored || !config) continue;
       let network = networks.get(stored.ID);
       if (!network) {
-        network = { networkId: stored.ID, name: stored.Spec.Name, subnet: config.Subnet, gateway: config.Gateway, services: [], nodes: [] };
+        network = {
+          networkId: stored.ID,
+          name: stored.Spec.Name,
+          subnet: config.Subnet,
+          gateway: config.Gateway,
+          ...(stored.Spec.Internal ? { internal: true as const } : {}),
+          services: [],
+          nodes: [],
+        };
         networks.set(stored.ID, network);
       }
       if (!network.nodes.includes(task.NodeID)) network.nodes.push(task.NodeID);

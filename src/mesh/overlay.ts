@@ -192,7 +192,8 @@ export class OverlayMesh {
         host: network.gateway,
         ...(this.#options.dnsPort !== undefined ? { port: this.#options.dnsPort } : {}),
         lookup: (name) => names()?.get(name) ?? null,
-        ...(this.#options.upstreams ? { upstreams: this.#options.upstreams } : {}),
+        // An internal network reaches nothing outside, names included: only the cluster's are answered.
+        ...(network.internal ? { upstreams: [] } : this.#options.upstreams ? { upstreams: this.#options.upstreams } : {}),
         label: network.name,
         log: this.#options.log,
       });

@@ -140,7 +140,7 @@ describe('swarmlet network against an API', () => {
 
   it('network create sends docker\'s body for an overlay network and prints the ID; a warning goes to stderr', async () => {
     reply = () => ({ status: 201, body: { Id: FRONT_ID, Warning: 'subnet overlaps' } });
-    const result = await runCli(['network', 'create', '--subnet', '10.0.9.0/24', '--gateway', '10.0.9.254', '--attachable', '-o', 'encrypted', '--label', 'team=web', 'front'], env());
+    const result = await runCli(['network', 'create', '--subnet', '10.0.9.0/24', '--gateway', '10.0.9.254', '--attachable', '--internal', '-o', 'encrypted', '--label', 'team=web', 'front'], env());
     assert.deepEqual(result, { code: 0, stdout: `${FRONT_ID}\n`, stderr: 'subnet overlaps\n' });
     const sent = api.requests.at(-1)!;
     assert.equal(`${sent.method} ${sent.path}`, 'POST /networks/create');
@@ -148,6 +148,7 @@ describe('swarmlet network against an API', () => {
       Name: 'front',
       Driver: 'overlay',
       Attachable: true,
+      Internal: true,
       IPAM: { Driver: 'default', Config: [{ Subnet: '10.0.9.0/24', Gateway: '10.0.9.254' }] },
       Options: { encrypted: '' },
       Labels: { team: 'web' },

@@ -217,5 +217,8 @@ describe('routing mesh controller', () => {
         serviceId: 's2', name: 'idle', aliases: [], vip: machine.state.services.s2!.Endpoint!.VirtualIPs![0]!.Addr.split('/')[0], ports: [], tasks: [],
       }],
     });
+    assert.equal(network!.internal, undefined);
+    machine.state.networks!.net1!.Spec.Internal = true;
+    assert.equal(meshTable(machine.state).networks![0]!.internal, true, 'an internal network is marked, for its DNS server to forward nothing');
   });
 });
