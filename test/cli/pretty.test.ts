@@ -107,6 +107,25 @@ describe('prettyService', () => {
     );
   });
 
+  it('shows where the last update stands, its times as how long ago', () => {
+    const base: Service = {
+      ID: 'v1abbs71d77e9wupts94kvt8f',
+      Version: { Index: 12 },
+      CreatedAt: '2026-11-27T02:49:00Z',
+      UpdatedAt: '2026-11-27T02:49:00Z',
+      Spec: { Name: 'back', TaskTemplate: { ContainerSpec: { Image: 'img' } }, Mode: { Replicated: { Replicas: 3 } } },
+    };
+    const now = Date.parse('2026-11-27T03:00:00Z');
+    const completed = prettyService({
+      ...base,
+      UpdateStatus: { State: 'completed', StartedAt: '2026-11-27T02:57:00Z', CompletedAt: '2026-11-27T02:59:30Z', Message: 'update completed' },
+    }, now);
+    assert.ok(completed.includes(' Replicas:\t3\nUpdateStatus:\n State:\t\tcompleted\n Started:\t3 minutes ago\n Completed:\t30 seconds ago\n Message:\tupdate completed\nPlacement:\n'), completed);
+    const paused = prettyService({ ...base, UpdateStatus: { State: 'paused', StartedAt: '2026-11-27T02:59:59.500Z', Message: 'update paused: task x failed' } }, now);
+    assert.ok(paused.includes('UpdateStatus:\n State:\t\tpaused\n Started:\tLess than a second ago\n Message:\tupdate paused: task x failed\n'), paused);
+    assert.ok(!prettyService(base, now).includes('UpdateStatus'));
+  });
+
   it('shows labels, constraints, CPUs and sizes as docker does, plus the entrypoint and restart policy', () => {
     const service: Service = {
       ID: '8b1kx3vuk60rue3mfh702ebm1',

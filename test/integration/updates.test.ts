@@ -103,6 +103,12 @@ describe('rolling updates on one node', () => {
     assert.ok(afterUpdate.Spec.TaskTemplate.ContainerSpec.Env?.includes('V=2'));
     const shown = await dockerCli(['service', 'inspect', '--format', '{{.UpdateStatus.State}} {{.UpdateStatus.Message}}', 'web']);
     assert.equal(shown.stdout.trim(), 'completed update completed');
+    // `inspect --pretty` prints the status block as docker's does (times as how long ago).
+    const block = (text: string) => /\nUpdateStatus:\n(?: .*\n)+/.exec(text)?.[0];
+    const dockerPretty = block((await dockerCli(['service', 'inspect', '--pretty', 'web'])).stdout);
+    const ours = block((await swarmlet(daemon.socket, ['service', 'inspect', '--pretty', 'web'])).stdout);
+    assert.ok(dockerPretty?.includes(' State:\t\tcompleted\n'), dockerPretty);
+    assert.equal(ours, dockerPretty);
 
     const rolledBack = await dockerCli(['service', 'rollback', 'web']);
     assert.equal(rolledBack.code, 0, rolledBack.stderr);

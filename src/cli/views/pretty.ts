@@ -12,17 +12,20 @@
  * it holds (with no registry to pull from, a node runs only those).
  */
 
-import type { EndpointPortConfig, HealthConfig, Node, Service, UpdateConfig } from '../../api/types.ts';
+import type { EndpointPortConfig, HealthConfig, Node, Service, UpdateConfig, UpdateStatus } from '../../api/types.ts';
 import { formatDuration } from '../../util/duration.ts';
 import { formatBytes, formatNanoCpus } from '../../util/units.ts';
-import { capitalize } from '../format.ts';
+import { capitalize, humanDuration } from '../format.ts';
 
-export function prettyService(service: Service): string {
-  return prettyServiceWithNames(service, new Map());
+export function prettyService(service: Service, now = Date.now()): string {
+  return prettyServiceWithNames(service, new Map(), now);
 }
 
-/** `networkNames` maps network IDs to names, for the Networks line; an ID without a name is shown as it is. */
-export function prettyServiceWithNames(service: Service, networkNames: ReadonlyMap<string, string>): string {
+/**
+ * `networkNames` maps network IDs to names, for the Networks line; an ID without a name is shown as it is. `now`
+ * (ms) is when "Started: 5 seconds ago" is counted from.
+ */
+export function prettyServiceWithNames(service: Service, networkNames: ReadonlyMap<string, string>, now = Date.now()): string {
   const spec = service.Spec;
   const task = spec.TaskTemplate;
   const container = task.ContainerSpec;
@@ -33,6 +36,7 @@ export function prettyServiceWithNames(service: Service, networkNames: ReadonlyM
   } else {
     lines.push('Service Mode:\tReplicated', ` Replicas:\t${spec.Mode?.Replicated?.Replicas ?? 1}`);
   }
+  pushUpdateStatus(lines, service.UpdateStatus, now);
   lines.push('Placement:');
   if (task.Placement?.Constraints?.length) lines.push(` Constraints:\t[${task.Placement.Constraints.join(' ')}]`);
   if (spec.UpdateConfig) pushUpdateConfig(lines, 'UpdateConfig:', ' Update order:      ', spec.UpdateConfig);
@@ -111,6 +115,16 @@ function pushHealthcheck(lines: string[], health: HealthConfig): void {
   );
   const tests = health.Test ?? [];
   if (tests.length > 0) lines.push('  Tests:', ...tests.map((test, i) => `\t Test = ${test}${i === tests.length - 1 ? ' ' : ''}`));
+}
+
+/** Where the last update stands, as docker prints it: times as how long ago. */
+function pushUpdateStatus(lines: string[], status: UpdateStatus | undefined, now: number): void {
+  if (!status) return;
+  const ago = (iso: string) => `${humanDuration(Math.max(0, now - Date.parse(iso)))} ago`;
+  lines.push('UpdateStatus:', ` State:\t\t${status.State}`);
+  if (status.StartedAt) lines.push(` Started:\t${ago(status.StartedAt)}`);
+  if (status.CompletedAt && (status.State === 'completed' || status.State === 'rollback_completed')) lines.push(` Completed:\t${ago(status.CompletedAt)}`);
+  lines.push(` Message:\t${status.Message ?? ''}`);
 }
 
 function pushUpdateConfig(lines: string[], title: string, orderLabel: string, config: UpdateConfig): void {
