@@ -14,6 +14,7 @@
 
 import type { UpdateConfig } from '../api/types.ts';
 import { invalidArgument } from '../errors.ts';
+import { DEFAULT_UPDATE_CONFIG } from '../manager/orchestrator/updater.ts';
 import { parseDuration } from '../util/duration.ts';
 import { type OptionSpec, type ParsedArgs, stringOption } from './flags.ts';
 
@@ -21,14 +22,7 @@ import { type OptionSpec, type ParsedArgs, stringOption } from './flags.ts';
 export type PolicyKind = 'update' | 'rollback';
 
 /** Docker's (swarmkit's) defaults, the same for updates and rollbacks, in the order Docker writes the fields. */
-export const DEFAULT_POLICY: Readonly<Required<UpdateConfig>> = Object.freeze({
-  Parallelism: 1,
-  Delay: 0,
-  FailureAction: 'pause',
-  Monitor: 5_000_000_000,
-  MaxFailureRatio: 0,
-  Order: 'stop-first',
-});
+export const DEFAULT_POLICY = DEFAULT_UPDATE_CONFIG;
 
 const FAILURE_ACTIONS: Record<PolicyKind, readonly NonNullable<UpdateConfig['FailureAction']>[]> = {
   update: ['pause', 'continue', 'rollback'],

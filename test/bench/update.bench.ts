@@ -43,7 +43,7 @@
 import os from 'node:os';
 import type { Node } from '../../src/api/types.ts';
 import { type Daemon, Harness, type Host } from '../cluster/harness.ts';
-import { TEST_IMAGE } from '../helpers/daemon.ts';
+import { versionServerArgs } from '../helpers/version-server.ts';
 import { LoadGenerator, type LoadReport } from '../helpers/load-generator.ts';
 import { defer, runBench } from './lib/cleanup.ts';
 import { formSwarm } from './lib/host-swarm.ts';
@@ -78,32 +78,11 @@ const SWARM_UPDATE_LIMIT_MS = Number(process.env.SWARMLET_BENCH_UPDATE_SWARM_LIM
 /** Another harness (the cluster tests, another benchmark) may hold the machine's lock for a while. */
 const LOCK_TIMEOUT_MS = 60 * 60_000;
 
-/**
- * Answers `$V`; once sent SIGTERM, tells each keep-alive client to close and exits when no connection is left (or
- * after 7 s, within both sides' 10 s stop grace period). An idle keep-alive connection is kept for a minute, so the
- * server never closes one under a client that is just sending on it.
- */
-const SERVER = `
-const http = require('node:http');
-let stopping = false;
-const server = http.createServer((req, res) => {
-  if (stopping) res.setHeader('Connection', 'close');
-  res.end(process.env.V + '\\n');
-});
-server.keepAliveTimeout = 60000;
-server.listen(80);
-process.on('SIGTERM', () => {
-  stopping = true;
-  setInterval(() => server.getConnections((err, n) => { if (!err && n === 0) process.exit(0); }), 100);
-  setTimeout(() => { server.closeIdleConnections(); setTimeout(() => process.exit(0), 200); }, 7000);
-});`;
-
 /** What follows `service create --detach` on both sides: the service, its policy and its command line. */
 const CREATE_ARGS = [
   '--name', SERVICE, '--replicas', String(REPLICAS), '-p', `${PORT}:80`, '--env', 'V=v1',
   '--update-parallelism', String(PARALLELISM), '--update-delay', DELAY, '--update-monitor', MONITOR,
-  '--mount', 'type=bind,source=/,target=/host,readonly', TEST_IMAGE,
-  'sh', '-c', `exec busybox chroot /host ${process.execPath} -e "$0"`, SERVER,
+  ...versionServerArgs(),
 ];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -69,6 +69,25 @@ export class ClusterClient {
     return harness;
   }
 
+  /**
+   * h1 inits; `managers` and `workers` join with their token and h1's address (mDNS discovery has tests of its own);
+   * returns once h1 sees every node ready.
+   */
+  async formCluster(harness: Harness, managers: string[], workers: string[], timeoutMs = 30_000): Promise<Node[]> {
+    await this.cli('h1', ['init']);
+    const tokens = {
+      manager: (await this.cli('h1', ['join-token', '-q', 'manager'])).trim(),
+      worker: (await this.cli('h1', ['join-token', '-q', 'worker'])).trim(),
+    };
+    const joining = [...managers.map((host) => [host, tokens.manager] as const), ...workers.map((host) => [host, tokens.worker] as const)];
+    for (const [host, token] of joining) await this.cli(host, ['join', '--token', token, harness.host('h1').address]);
+    const count = 1 + joining.length;
+    return until(`${count} ready nodes`, async () => {
+      const list = await this.nodes('h1');
+      return list.length === count && list.every((n) => n.Status.State === 'ready') ? list : undefined;
+    }, timeoutMs);
+  }
+
   async leaderHost(asking: string): Promise<string | undefined> {
     const list = await this.nodes(asking);
     return list.find((n) => n.ManagerStatus?.Leader)?.Description.Hostname;

@@ -102,13 +102,7 @@ describe('routing mesh on real hosts', { timeout: 600_000 }, () => {
   });
 
   it('forms a cluster of one manager and two workers', async () => {
-    await cli('h1', ['init']);
-    const token = (await cli('h1', ['join-token', '-q', 'worker'])).trim();
-    for (const host of ['h2', 'h3']) await cli(host, ['join', '--token', token, harness.host('h1').address]);
-    await until('three ready nodes', async () => {
-      const list = await cluster.nodes('h1');
-      return list.length === 3 && list.every((n) => n.Status.State === 'ready') ? list : undefined;
-    }, 30_000);
+    await cluster.formCluster(harness, [], ['h2', 'h3']);
   });
 
   it('spreads requests on every host, the manager without a task included, over the tasks on both workers', async () => {

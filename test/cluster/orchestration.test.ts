@@ -134,17 +134,7 @@ describe('orchestration on real hosts', { timeout: 1_200_000 }, () => {
   });
 
   it('forms a cluster of three managers and three workers, one of them labelled ssd', async () => {
-    await cli('h1', ['init']);
-    const managerToken = (await cli('h1', ['join-token', '-q', 'manager'])).trim();
-    const workerToken = (await cli('h1', ['join-token', '-q', 'worker'])).trim();
-    const leaderAddress = harness.host('h1').address;
-    for (const [host, token] of [['h2', managerToken], ['h3', managerToken], ['h4', workerToken], ['h5', workerToken], ['h6', workerToken]] as const) {
-      await cli(host, ['join', '--token', token, leaderAddress]);
-    }
-    await until('six ready nodes', async () => {
-      const list = await cluster.nodes('h1');
-      return list.length === 6 && list.every((n) => n.Status.State === 'ready') ? list : undefined;
-    }, 30_000);
+    await cluster.formCluster(harness, ['h2', 'h3'], ['h4', 'h5', 'h6']);
     await cli('h1', ['node', 'update', '--label-add', 'ssd=true', 'h5']);
   });
 

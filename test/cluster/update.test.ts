@@ -19,8 +19,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Service, ServiceSpec, Task } from '../../src/api/types.ts';
-import { TEST_IMAGE } from '../helpers/daemon.ts';
 import { LoadGenerator, type LoadReport } from '../helpers/load-generator.ts';
+import { BROKEN_HEALTH, versionServerArgs } from '../helpers/version-server.ts';
 import { ClusterClient, sleep, until } from './cluster-client.ts';
 import type { Harness } from './harness.ts';
 
@@ -28,37 +28,6 @@ let harness: Harness;
 const cluster = new ClusterClient();
 const cli = (name: string, args: string[]) => cluster.cli(name, args);
 const HOSTS = ['h1', 'h2', 'h3'];
-
-/**
- * Answers `$V`; once sent SIGTERM (after the mesh drained it), tells each keep-alive client to close, and exits when
- * no connection is left. An idle keep-alive connection is kept for a minute, longer than a test runs, so the server
- * never closes one under a client that is just sending on it.
- */
-const SERVER = `
-const http = require('node:http');
-let stopping = false;
-const server = http.createServer((req, res) => {
-  if (stopping) res.setHeader('Connection', 'close');
-  res.end(process.env.V + '\\n');
-});
-server.keepAliveTimeout = 60000;
-server.listen(80);
-process.on('SIGTERM', () => {
-  stopping = true;
-  setInterval(() => server.getConnections((err, n) => { if (!err && n === 0) process.exit(0); }), 100);
-  setTimeout(() => { server.closeIdleConnections(); setTimeout(() => process.exit(0), 200); }, 7000);
-});`;
-
-/** A service answering `version` on port 80, with the health file broken when BROKEN=1. */
-function serverArgs(): string[] {
-  return [
-    '--mount', 'type=bind,source=/,target=/host,readonly', TEST_IMAGE,
-    'sh', '-c', `if [ "$BROKEN" = 1 ]; then touch /tmp/broken; fi; exec busybox chroot /host ${process.execPath} -e "$0"`, SERVER,
-  ];
-}
-
-/** `--health-cmd` that fails in a task started with BROKEN=1. */
-const HEALTH = ['--health-cmd', 'test ! -e /tmp/broken', '--health-interval', '500ms', '--health-retries', '2', '--health-timeout', '2s'];
 
 async function service(name: string): Promise<Service> {
   const reply = await cluster.daemon('h1').api<Service>('GET', `/services/${name}`);
@@ -132,7 +101,7 @@ function watchServing(name: string, replicas: number) {
 
 async function createAndServe(name: string, port: number, replicas: number, extra: string[], version = 'v1'): Promise<void> {
   await cli('h1', [
-    'service', 'create', '--detach', '--name', name, '--replicas', String(replicas), '-p', `${port}:80`, '--env', `V=${version}`, ...extra, ...serverArgs(),
+    'service', 'create', '--detach', '--name', name, '--replicas', String(replicas), '-p', `${port}:80`, '--env', `V=${version}`, ...extra, ...versionServerArgs(),
   ]);
   await until(`${replicas} running tasks of ${name}`, async () => (serving(await tasksOf(name)).length === replicas ? true : undefined), 120_000);
   await until(`${name} answering ${version} on every host`, async () => {
@@ -154,13 +123,8 @@ describe('rolling updates on real hosts', { timeout: 900_000 }, () => {
   });
 
   it('forms a cluster of three managers', async () => {
-    await cli('h1', ['init']);
-    const token = (await cli('h1', ['join-token', '-q', 'manager'])).trim();
-    for (const host of ['h2', 'h3']) await cli(host, ['join', '--token', token, harness.host('h1').address]);
-    await until('three ready managers', async () => {
-      const list = await cluster.nodes('h1');
-      return list.length === 3 && list.every((n) => n.Status.State === 'ready' && n.ManagerStatus) ? list : undefined;
-    }, 30_000);
+    const nodes = await cluster.formCluster(harness, ['h2', 'h3'], []);
+    assert.ok(nodes.every((n) => n.ManagerStatus));
   });
 
   it('updates 15 replicas two at a time under load with no failed request and a v1 share that only falls', async () => {
@@ -194,7 +158,7 @@ describe('rolling updates on real hosts', { timeout: 900_000 }, () => {
   });
 
   it('rolls back by itself when v2 fails its healthcheck, with no failed request', async () => {
-    await createAndServe('front', 8081, 4, [...HEALTH, '--update-failure-action', 'rollback', '--update-monitor', '3s']);
+    await createAndServe('front', 8081, 4, [...BROKEN_HEALTH, '--update-failure-action', 'rollback', '--update-monitor', '3s']);
     const traffic = load(8081);
     await sleep(1_000);
     await updateService('front', (spec) => {
@@ -214,7 +178,7 @@ describe('rolling updates on real hosts', { timeout: 900_000 }, () => {
 
   it('pauses when v2 fails with failure action pause, and service update --rollback brings v1 back, with no failed request', async () => {
     await cli('h1', ['service', 'rm', 'front']);
-    await createAndServe('front2', 8082, 4, [...HEALTH, '--update-failure-action', 'pause']);
+    await createAndServe('front2', 8082, 4, [...BROKEN_HEALTH, '--update-failure-action', 'pause']);
     const traffic = load(8082);
     await sleep(1_000);
     await updateService('front2', (spec) => {
