@@ -40,7 +40,7 @@ import { requestJoin } from './join.ts';
 import { NodeSession } from './node-session.ts';
 import { LogStreams } from './log-streams.ts';
 import { MeshController } from '../mesh/controller.ts';
-import { muxPoolOver, type MuxPool } from './stream-mux.ts';
+import { muxPoolOver, type MuxPool } from './mux/pool.ts';
 import { ipAddressBinder } from '../mesh/host-addresses.ts';
 import type { MeshLimits } from '../mesh/limits.ts';
 import { meshTable } from '../manager/mesh-table.ts';

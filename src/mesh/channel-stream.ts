@@ -18,7 +18,7 @@
  */
 
 import { Duplex } from 'node:stream';
-import type { StreamChannel } from '../cluster/stream-mux.ts';
+import type { StreamChannel } from '../cluster/mux/stream.ts';
 
 /** Bytes a sender may have on the way, not yet taken by the other end's reader. */
 export const WINDOW_BYTES = 1 << 20;

@@ -14,18 +14,18 @@
  * slow or half-open clients on one published port is bounded and never reaches another service's port.
  */
 
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, Socket, type Server } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { describeError } from '../errors.ts';
 import type { PeerMessage } from '../cluster/peers.ts';
-import type { StreamChannel } from '../cluster/stream-mux.ts';
+import type { StreamChannel } from '../cluster/mux/stream.ts';
 import type { Logger } from '../util/logger.ts';
 import { Balancer, type Backend } from './balancer.ts';
 import { ChannelStream } from './channel-stream.ts';
-import { connectLocal } from './connect.ts';
 import { resolveMeshLimits, type MeshLimits } from './limits.ts';
 import { MESH_CONNECT, type MeshConnectRequest } from './protocol.ts';
 import type { ProxyAddresses } from './proxy-protocol.ts';
+import { connectUpstream, spliceSockets } from './socket-splice.ts';
 import { splice, type Splice } from './splice.ts';
 import { TaskConnections, type Cuttable } from './task-connections.ts';
 
@@ -210,7 +210,9 @@ export class IngressListener {
       return;
     }
     const taskId = connection.taskId!;
-    connection.splice = splice(client, upstream, { idleTimeoutMs: this.#limits.idleTimeoutMs, maxBufferedBytes: this.#limits.maxBufferedBytes });
+    const options = { idleTimeoutMs: this.#limits.idleTimeoutMs, maxBufferedBytes: this.#limits.maxBufferedBytes };
+    // A local container's socket is spliced socket to socket (socket-splice.ts); a mesh stream the generic way.
+    connection.splice = upstream instanceof Socket ? spliceSockets(client, upstream, options) : splice(client, upstream, options);
     client.resume();
     await connection.splice.done;
     this.#balancer.release(taskId);
@@ -221,7 +223,7 @@ export class IngressListener {
   /** A byte stream to `backend`'s container port, accepted (and, when asked for, its PROXY header written). */
   async #reach(backend: Backend, proxy: ProxyAddresses | undefined): Promise<Duplex> {
     const { connectTimeoutMs, maxBufferedBytes } = this.#limits;
-    if (backend.address !== null) return connectLocal(backend.address, this.#options.targetPort, connectTimeoutMs, proxy);
+    if (backend.address !== null) return connectUpstream(backend.address, this.#options.targetPort, connectTimeoutMs, proxy);
     const peers = this.#options.peers();
     if (!peers) throw new Error(`node ${backend.nodeId} cannot be reached: this node is in no cluster`);
     const request: MeshConnectRequest = { type: MESH_CONNECT, serviceId: this.#options.serviceId, taskId: backend.taskId, port: this.#options.targetPort };

@@ -1,6 +1,6 @@
 /**
  * The mesh's stream between two nodes: one stream per forwarded connection, carried with many others over a
- * multiplexed bulk channel between the two nodes (cluster/stream-mux.ts; a channel of its own per stream with a
+ * multiplexed bulk channel between the two nodes (cluster/mux/; a channel of its own per stream with a
  * node that does not speak it), so a busy service's bytes never queue behind or in front of Raft messages and
  * heartbeats on the control channel, and a new connection costs no handshake.
  *

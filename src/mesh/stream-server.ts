@@ -14,7 +14,7 @@ import type { Socket } from 'node:net';
 import * as v from 'valibot';
 import { invalidArgument, notFound } from '../errors.ts';
 import type { PeerMessage } from '../cluster/peers.ts';
-import type { StreamChannel } from '../cluster/stream-mux.ts';
+import type { StreamChannel } from '../cluster/mux/stream.ts';
 import type { Logger } from '../util/logger.ts';
 import { ChannelStream } from './channel-stream.ts';
 import { connectLocal } from './connect.ts';

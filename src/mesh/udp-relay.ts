@@ -15,7 +15,7 @@
 import * as v from 'valibot';
 import { invalidArgument, notFound, unavailable } from '../errors.ts';
 import type { PeerMessage } from '../cluster/peers.ts';
-import type { StreamChannel } from '../cluster/stream-mux.ts';
+import type { StreamChannel } from '../cluster/mux/stream.ts';
 import type { Logger } from '../util/logger.ts';
 import { ChannelStream } from './channel-stream.ts';
 import { connectDatagram, socketLink, streamLink, type DatagramLink } from './datagram-link.ts';

@@ -5,8 +5,9 @@
  * one log line naming the peer and its address: a broken peer is visible at once, and nothing it sends after the
  * first bad frame is trusted.
  *
- * Messages, requests and replies travel in control frames (envelope.ts), byte payloads in bulk frames. Sends
- * never block: control messages are small and go straight to the socket; bulk senders are told to wait by sendBytes answering
+ * Messages, requests and replies travel in control frames (envelope.ts), byte payloads in bulk frames; a payload
+ * may be handed over in parts (a header and its data), sealed as one without joining them first. Sends never block:
+ * control messages are small and go straight to the socket; bulk senders are told to wait by sendBytes answering
  * false above the high-water mark and resume on onDrain, so a stream cannot fill memory. Above maxBufferedBytes the
  * peer is taken to have stopped reading and the channel is closed ('stalled').
  *
@@ -40,7 +41,7 @@ import { decodeEnvelope, encodeEnvelope, type Envelope, type RemoteFailure } fro
 import { PendingRequests } from './requests.ts';
 import type { ChannelStats, Disposer, RequestHandler, SecureChannel } from './secure-channel.ts';
 import { TransportError } from './errors.ts';
-import { FRAME_OVERHEAD, FRAME_TYPE, releaseBuffer, type FrameType } from './frames.ts';
+import { FRAME_OVERHEAD, FRAME_TYPE, payloadLength, releaseBuffer, type FrameType, type Payload } from './frames.ts';
 import type { VerifiedPeer } from './handshake.ts';
 import type { Session } from './session.ts';
 import { closeSoon, closeWithError, guard, peerCloseError, protocolError, toBytes } from './ws-link.ts';
@@ -140,7 +141,7 @@ export class WsChannel implements SecureChannel {
     return !this.#closed;
   }
 
-  sendBytes(bytes: Uint8Array): boolean {
+  sendBytes(bytes: Payload): boolean {
     if (this.#closed) return false;
     this.#write(FRAME_TYPE.bulk, bytes);
     if (this.#closed) return false;
@@ -226,13 +227,14 @@ export class WsChannel implements SecureChannel {
   }
 
   /** Seals and sends one frame. Throws only for the caller's mistakes (oversized); a closed channel drops it. */
-  #write(type: FrameType, payload: Uint8Array): void {
-    if (payload.length > this.#limits.maxPayloadBytes) {
-      throw new TransportError('oversized', `a ${payload.length}-byte ${type === FRAME_TYPE.bulk ? 'payload' : 'encoded message'} is over the ${this.#limits.maxPayloadBytes}-byte frame limit: split it`);
+  #write(type: FrameType, payload: Payload): void {
+    const length = payloadLength(payload);
+    if (length > this.#limits.maxPayloadBytes) {
+      throw new TransportError('oversized', `a ${length}-byte ${type === FRAME_TYPE.bulk ? 'payload' : 'encoded message'} is over the ${this.#limits.maxPayloadBytes}-byte frame limit: split it`);
     }
     if (this.#closed) return;
-    const reuse = type === FRAME_TYPE.bulk && FRAME_OVERHEAD + payload.length >= REUSE_MIN_FRAME_BYTES;
-    const frame = this.#session.seal(type, payload, reuse ? this.#spare(FRAME_OVERHEAD + payload.length) : undefined);
+    const reuse = type === FRAME_TYPE.bulk && FRAME_OVERHEAD + length >= REUSE_MIN_FRAME_BYTES;
+    const frame = this.#session.seal(type, payload, reuse ? this.#spare(FRAME_OVERHEAD + length) : undefined);
     const size = frame.length;
     this.#buffered += size;
     this.#stats.framesOut++;

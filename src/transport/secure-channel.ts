@@ -10,6 +10,7 @@
 
 import type { AeadName } from './aead.ts';
 import type { ChannelKind } from './kinds.ts';
+import type { Payload } from './frames.ts';
 import type { VerifiedPeer } from './handshake.ts';
 
 export type Disposer = () => void;
@@ -42,11 +43,13 @@ export interface SecureChannel {
    */
   send(message: unknown): boolean;
   /**
-   * Sends raw bytes as one frame. True: keep going. False: the channel is closed (nothing was sent; see `closed`)
-   * or more than the high-water mark now waits to be written (the bytes were queued; wait for onDrain).
-   * Throws a TransportError ('oversized') over maxPayloadBytes.
+   * Sends raw bytes as one frame: one buffer, or parts sent as their concatenation (the peer's onBytes gets one
+   * payload), so a layer above can put its header before its data without copying the data. The bytes are sealed
+   * before this returns: the caller may reuse them at once. True: keep going. False: the channel is closed
+   * (nothing was sent; see `closed`) or more than the high-water mark now waits to be written (the bytes were
+   * queued; wait for onDrain). Throws a TransportError ('oversized') over maxPayloadBytes.
    */
-  sendBytes(bytes: Uint8Array): boolean;
+  sendBytes(bytes: Payload): boolean;
   /** Sends a request and resolves with the peer's reply; rejects with a RemoteError, or a TransportError on timeout or close. */
   request(message: unknown, timeoutMs: number): Promise<unknown>;
   /**

@@ -11,7 +11,7 @@
 
 import type { AeadName } from './aead.ts';
 import { TransportError, refuse, type Result } from './errors.ts';
-import { DEFAULT_MAX_PAYLOAD_BYTES, nextKey, openFrame, sealFrame, type FrameType, type OpenedFrame } from './frames.ts';
+import { DEFAULT_MAX_PAYLOAD_BYTES, FRAME_OVERHEAD, nextKey, openFrame, sealFrame, type FrameType, type OpenedFrame, type Payload } from './frames.ts';
 
 export interface SessionOptions {
   /** Largest payload accepted or sent in one frame. Both ends should agree; a bigger frame ends the session. */
@@ -98,12 +98,13 @@ export class Session {
 
   /**
    * Seals the next outgoing frame, into `into` when given (a buffer of exactly the frame's size whose previous
-   * frame has been written). Throws on local misuse only: a closed session, an oversized payload.
+   * frame has been written); a payload in parts is sealed as their concatenation. Throws on local misuse only: a
+   * closed session, an oversized payload.
    */
-  seal(type: FrameType, payload: Uint8Array, into?: Uint8Array): Uint8Array {
+  seal(type: FrameType, payload: Payload, into?: Uint8Array): Uint8Array {
     if (this.#error) throw new TransportError('closed', `the session has ended (${this.#error.reason}); open a new connection`, { cause: this.#error });
     const frame = sealFrame(this.aead, this.#send.key, this.#send.counter, type, payload, this.#maxPayloadBytes, into);
-    this.#send.advance(payload.length);
+    this.#send.advance(frame.length - FRAME_OVERHEAD);
     return frame;
   }
 

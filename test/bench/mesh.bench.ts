@@ -17,7 +17,7 @@
  * - mesh, same host: from h2 to h2's published port — h2's ingress forwards to its own task;
  * - mesh, across hosts: from h1 to h1's published port — h1's ingress forwards over the encrypted transport to h2,
  *   which connects to the container. Each connection is a stream on the bulk channel h1 keeps to h2
- *   (src/cluster/stream-mux.ts: 4,096 streams a side per channel, more channels when those fill), so opening one
+ *   (src/cluster/mux/: 4,096 streams a side per channel, more channels when those fill), so opening one
  *   costs a round trip of two small messages, no handshake.
  *
  * Measured, in this order:

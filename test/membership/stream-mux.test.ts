@@ -15,7 +15,10 @@ import type { Duplex } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { PeerNetwork } from '../../src/cluster/peers.ts';
-import { dataFrame, MUX_STREAM_TYPE, MuxPool, muxPoolOver, parseControl, parseDataFrame, StreamMux, type MuxStreamHandler, type StreamChannel, type StreamMuxOptions } from '../../src/cluster/stream-mux.ts';
+import { StreamMux, type MuxStreamHandler, type StreamMuxOptions } from '../../src/cluster/mux/mux.ts';
+import { MUX_STREAM_TYPE, MuxPool, muxPoolOver } from '../../src/cluster/mux/pool.ts';
+import type { StreamChannel } from '../../src/cluster/mux/stream.ts';
+import { dataFrame, dataHeader, parseControl, parseDataFrame } from '../../src/cluster/mux/wire.ts';
 import { ChannelStream, WINDOW_BYTES } from '../../src/mesh/channel-stream.ts';
 import { dial, RemoteError, TransportError, type SecureChannel } from '../../src/transport/endpoint.ts';
 import { listen, type TransportServer } from '../../src/transport/server.ts';
@@ -224,6 +227,48 @@ describe('stream mux over one bulk channel', () => {
     // A handler that closes its stream before answering refuses it, with its reason.
     await assert.rejects(a.open({ type: 'closed-first' }, 2_000), (err: unknown) => err instanceof RemoteError && err.message === 'the container went away');
     assert.equal(b.stats().remote, 1);
+    a.close();
+  });
+
+  it('lets a sender reuse its buffer as soon as sendBytes returns, whether the frame went out, waited for the channel or for the accept', async () => {
+    const { a, b } = await muxPair();
+    const PIECE = 64 * 1024;
+    const COUNT = 48; // 3 MiB at once, ignoring backpressure: past the channel's 1 MiB high-water mark, so frames queue
+    const chunk = new Uint8Array(PIECE);
+    /** Sends COUNT pieces, each filled with its index, from one buffer overwritten as soon as each send returns. */
+    const blast = (stream: StreamChannel, offset: number) => {
+      for (let i = 0; i < COUNT; i++) {
+        stream.sendBytes(chunk.fill((offset + i) & 0xff));
+        chunk.fill(0xee);
+      }
+    };
+    /** Checks that the pieces arrive whole and in order. */
+    const collect = (stream: StreamChannel, offset: number) => new Promise<number[]>((resolve) => {
+      const bad: number[] = [];
+      let seen = 0;
+      stream.onBytes((bytes) => {
+        if (bytes.length !== PIECE || bytes.some((v) => v !== ((offset + seen) & 0xff))) bad.push(seen);
+        if (++seen === COUNT) resolve(bad);
+      });
+    });
+    let served!: Promise<number[]>;
+    b.serve(new Map<string, MuxStreamHandler>([['blast', async (_request, stream) => {
+      served = collect(stream, 100);
+      blast(stream, 0); // before the accept goes out: held by the mux
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      return { ok: true };
+    }]]));
+    const { stream } = await a.open({ type: 'blast' }, 2_000);
+    const opened = collect(stream, 0);
+    let queued = 0;
+    for (let i = 0; i < COUNT; i++) {
+      stream.sendBytes(chunk.fill((100 + i) & 0xff));
+      chunk.fill(0xee);
+      queued = Math.max(queued, a.stats().queuedFrames);
+    }
+    assert.ok(queued > 0, 'the channel never filled: no frame waited in the mux queue');
+    assert.deepEqual(await within(opened, 10_000, 'the pieces sent before the accept'), []);
+    assert.deepEqual(await within(served, 10_000, 'the pieces sent past the high-water mark'), []);
     a.close();
   });
 
@@ -516,6 +561,12 @@ describe('stream mux wire format', () => {
 
   it('puts the stream id in the header big-endian, behind the data kind', () => {
     assert.deepEqual([...dataFrame(0x01020304, Uint8Array.of(9, 8))], [1, 1, 2, 3, 4, 9, 8]);
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0xffff_ffff }), fc.uint8Array({ maxLength: 8 }), (id, payload) => {
+        assert.deepEqual(Buffer.concat([dataHeader(id), payload]), Buffer.from(dataFrame(id, payload)));
+      }),
+      { seed: 7, numRuns: 500 },
+    );
     assert.deepEqual(parseDataFrame(Uint8Array.of(1, 0xff, 0xff, 0xff, 0xff)), { id: 0xffff_ffff, payload: new Uint8Array(0) });
   });
 });

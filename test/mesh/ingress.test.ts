@@ -6,6 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { PeerNetwork } from '../../src/cluster/peers.ts';
 import type { Backend } from '../../src/mesh/balancer.ts';
@@ -82,6 +83,24 @@ describe('ingress routing mesh', { timeout: 30_000 }, () => {
       assert.equal(ingress.stats().backends[0]!.active, 0);
     });
   }
+
+  it('carries a 64 MiB download from a local task intact, spliced socket to socket', async () => {
+    const payload = randomBytes(64 << 20);
+    const source = createServer((socket) => {
+      socket.on('error', () => {});
+      socket.end(payload);
+    });
+    await new Promise<void>((resolve) => source.listen(0, '127.0.0.6', () => resolve()));
+    try {
+      const ingress = await listener([local('local-bulk', '127.0.0.6')], { targetPort: (source.address() as AddressInfo).port });
+      const { reply } = await roundTrip(ingress.port, Buffer.alloc(0));
+      assert.equal(reply.length, payload.length);
+      assert.equal(sha256(reply), sha256(payload));
+      await until('the connection to be released', () => ingress.stats().connections === 0);
+    } finally {
+      await new Promise<void>((resolve) => source.close(() => resolve()));
+    }
+  });
 
   it('spreads connections across tasks, local and remote: least connections, taking turns', async () => {
     const table = [local('local-1', '127.0.0.2'), local('local-2', '127.0.0.3'), remote('remote-1')];

@@ -100,6 +100,15 @@ describe('transport channels over loopback', () => {
     assert.deepEqual(await client.request('still fine', 2000), { echo: 'still fine' });
   });
 
+  it('sends a payload given in parts as one frame, and counts the parts together against the limit', async () => {
+    const parts = [Uint8Array.of(1, 0, 0, 0, 3), new Uint8Array(64 * 1024).map((_, i) => i * 13), Buffer.from('tail')];
+    const back = new Promise<Uint8Array>((resolve) => { const d = client.onBytes((b) => { d(); resolve(b); }); });
+    assert.equal(client.sendBytes(parts), true);
+    assert.deepEqual(Buffer.from(await back), Buffer.concat(parts));
+    assert.throws(() => client.sendBytes([new Uint8Array(MiB / 2), new Uint8Array(MiB / 2 + 1)]), (err: unknown) => err instanceof TransportError && err.reason === 'oversized');
+    assert.equal(client.closed, false);
+  });
+
   it('delivers many messages in order', async () => {
     const count = 20_000;
     const got: number[] = [];

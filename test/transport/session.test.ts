@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { AEAD_NAMES } from '../../src/transport/aead.ts';
 import { FRAME_OVERHEAD, FRAME_TYPE, openFrame, releaseBuffer, sealFrame } from '../../src/transport/frames.ts';
 import { Session, type SessionOptions } from '../../src/transport/session.ts';
@@ -88,6 +89,55 @@ for (const aead of AEAD_NAMES) describe(`transport frames and sessions (${aead})
         assert.deepEqual(frame, sealed, 'opening a frame must not change it');
       }
     }
+  });
+
+  it('seals a payload given in parts byte for byte as their concatenation, into a new buffer or a given one', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 6 }), fc.nat(2 ** 40), (parts, counter) => {
+        const whole = Buffer.concat(parts);
+        const expected = sealFrame(aead, keyA, counter, FRAME_TYPE.bulk, whole);
+        assert.deepEqual(sealFrame(aead, keyA, counter, FRAME_TYPE.bulk, parts), expected);
+        const into = new Uint8Array(FRAME_OVERHEAD + whole.length).fill(0xaa);
+        assert.equal(sealFrame(aead, keyA, counter, FRAME_TYPE.bulk, parts, undefined, into), into);
+        assert.deepEqual(into, expected);
+      }),
+      { seed: 11, numRuns: 300 },
+    );
+    // The stream mux's shape: a 5-byte header before a 64 KiB payload.
+    const header = Uint8Array.of(1, 0, 0, 0, 7);
+    const payload = random(64 * 1024);
+    const { a, b } = pair();
+    const frame = a.seal(FRAME_TYPE.bulk, [header, payload]);
+    assert.deepEqual(frame, pair().a.seal(FRAME_TYPE.bulk, Buffer.concat([header, payload])));
+    assert.deepEqual(opened(b.open(frame)).payload, new Uint8Array(Buffer.concat([header, payload])));
+  });
+
+  it('refuses a frame sealed from parts when any bit of its header, either part or its tag is flipped', () => {
+    const header = Uint8Array.of(1, 0, 0, 0, 9);
+    const payload = random(4096);
+    const frame = pair().a.seal(FRAME_TYPE.bulk, [header, payload]);
+    const tagAt = frame.length - 16;
+    // Every byte of the frame header, of the first part, the seam, a spread over the second part, and the tag.
+    const positions = [...Array(13 + 5 + 2).keys(), ...Array.from({ length: 64 }, (_, i) => 20 + i * 63), ...Array.from({ length: 16 }, (_, i) => tagAt + i)];
+    for (const at of positions) {
+      const mutated = frame.slice();
+      mutated[at]! ^= 1 << (at % 8);
+      assert.equal(pair().b.open(mutated).ok, false, `flipping a bit of byte ${at} went unnoticed`);
+    }
+    // The first part is encrypted like the rest: the mux header does not show in the frame.
+    assert.equal(Buffer.from(frame).includes(Buffer.from(header)), false);
+  });
+
+  it('counts every part against the frame limit and the rekey schedule, and leaves the parts whole', () => {
+    const { a, b } = pair({ maxPayloadBytes: 1024, rekeyAfterBytes: 100 });
+    assert.throws(() => a.seal(FRAME_TYPE.bulk, [new Uint8Array(600), new Uint8Array(425)]), RangeError);
+    const parts = [random(60), random(60)]; // whole ArrayBuffers of their own, the kind releaseBuffer would free
+    const copies = parts.map((part) => part.slice());
+    opened(b.open(a.seal(FRAME_TYPE.bulk, parts)));
+    assert.deepEqual(parts, copies);
+    assert.deepEqual(a.epochs, { send: 1, receive: 0 });
+    assert.deepEqual(b.epochs, { send: 0, receive: 1 });
+    assert.deepEqual(opened(b.open(a.seal(FRAME_TYPE.bulk, [text('after '), text('the rekey')]))).payload, text('after the rekey'));
   });
 
   it('refuses a frame sealed under another key', () => {
