@@ -4,13 +4,21 @@
  * (when the service asked for one) written before any of the client's bytes.
  */
 
-import { connect, type Socket } from 'node:net';
+import { connect, type OnReadOpts, type Socket } from 'node:net';
 import { encodeProxyV2, type ProxyAddresses } from './proxy-protocol.ts';
 
+/** How the socket reads, set when it is made: `onread` (Node reads into caller-chosen buffers) and a first look at it. */
+export interface LocalSocketSetup {
+  onread?: OnReadOpts;
+  /** Called with the socket as soon as it exists, before it can read anything (to pause it, to track it). */
+  prepare?(socket: Socket): void;
+}
+
 /** A TCP connection to a container, with the PROXY header written first when there is one. */
-export function connectLocal(host: string, port: number, timeoutMs: number, proxy: ProxyAddresses | undefined): Promise<Socket> {
+export function connectLocal(host: string, port: number, timeoutMs: number, proxy: ProxyAddresses | undefined, setup: LocalSocketSetup = {}): Promise<Socket> {
   return new Promise<Socket>((resolve, reject) => {
-    const socket = connect({ host, port, allowHalfOpen: true, noDelay: true });
+    const socket = connect({ host, port, allowHalfOpen: true, noDelay: true, ...(setup.onread ? { onread: setup.onread } : {}) });
+    setup.prepare?.(socket);
     const timer = setTimeout(() => fail(new Error(`${host}:${port} did not accept within ${timeoutMs} ms`)), timeoutMs);
     const fail = (err: Error) => {
       clearTimeout(timer);

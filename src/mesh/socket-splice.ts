@@ -19,10 +19,11 @@
  * ran at 0.55-0.88× direct against 0.21-0.47× (medians of 5, over several runs).
  */
 
-import { connect, Socket } from 'node:net';
-import { encodeProxyV2, type ProxyAddresses } from './proxy-protocol.ts';
+import type { Socket } from 'node:net';
+import { connectLocal } from './connect.ts';
+import type { ProxyAddresses } from './proxy-protocol.ts';
 import { Landing, readBuffers, type ReadBuffers } from './read-buffers.ts';
-import type { Splice, SpliceEnd, SpliceOptions } from './splice.ts';
+import { type Splice, type SpliceOptions, type SpliceShared, spliceEnds } from './splice.ts';
 
 /** The landing of each socket made by connectUpstream; other sockets read the usual way. */
 const landings = new WeakMap<Socket, Landing>();
@@ -32,45 +33,26 @@ const landings = new WeakMap<Socket, Landing>();
  * (when the service asked for one) written before any of the client's bytes. It reads nothing until spliced.
  */
 export function connectUpstream(host: string, port: number, timeoutMs: number, proxy: ProxyAddresses | undefined, buffers: ReadBuffers = readBuffers()): Promise<Socket> {
-  return new Promise<Socket>((resolve, reject) => {
-    const reads = new Landing(buffers);
-    const socket = connect({ host, port, allowHalfOpen: true, noDelay: true, onread: { buffer: reads.buffer, callback: reads.read } });
-    socket.pause();
-    landings.set(socket, reads);
-    socket.once('close', () => reads.release());
-    const timer = setTimeout(() => fail(new Error(`${host}:${port} did not accept within ${timeoutMs} ms`)), timeoutMs);
-    const fail = (err: Error) => {
-      clearTimeout(timer);
-      socket.destroy();
-      reject(err);
-    };
-    socket.once('error', fail);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.off('error', fail);
-      socket.on('error', () => {}); // Reported through 'close' to whoever splices it.
-      if (proxy) socket.write(encodeProxyV2(proxy));
-      resolve(socket);
-    });
+  const reads = new Landing(buffers);
+  return connectLocal(host, port, timeoutMs, proxy, {
+    onread: { buffer: reads.buffer, callback: reads.read },
+    prepare: (socket) => {
+      socket.pause();
+      landings.set(socket, reads);
+      socket.once('close', () => reads.release());
+    },
   });
-}
-
-/** What both directions of one spliced connection share. */
-interface Shared {
-  lastActivity: number;
-  readonly maxBufferedBytes: number;
-  abort(reason: string): void;
 }
 
 /** One direction: chunks read from `from` written to `to`, one write in flight at a time. */
 class Direction {
   readonly #from: Socket;
   readonly #to: Socket;
-  readonly #shared: Shared;
+  readonly #shared: SpliceShared;
   /** A write the kernel did not take whole is pending, and `from` stopped reading until it is taken. */
   #waiting = false;
 
-  constructor(from: Socket, to: Socket, shared: Shared) {
+  constructor(from: Socket, to: Socket, shared: SpliceShared) {
     this.#from = from;
     this.#to = to;
     this.#shared = shared;
@@ -108,28 +90,7 @@ class Direction {
  * the buffers above; any other reads the usual way. Both are resumed here.
  */
 export function spliceSockets(a: Socket, b: Socket, options: SpliceOptions): Splice {
-  let reason: string | null = null;
-  let idle: NodeJS.Timeout | undefined;
-  let settle!: (end: SpliceEnd) => void;
-  const done = new Promise<SpliceEnd>((resolve) => (settle = resolve));
-
-  const abort = (why: string) => {
-    reason ??= why;
-    reset(a);
-    reset(b);
-  };
-  const shared: Shared = { lastActivity: performance.now(), maxBufferedBytes: options.maxBufferedBytes, abort };
-  const armIdle = (ms: number) => {
-    idle = setTimeout(() => {
-      const quiet = performance.now() - shared.lastActivity;
-      if (quiet >= options.idleTimeoutMs) abort(`no bytes either way for ${options.idleTimeoutMs} ms`);
-      else armIdle(options.idleTimeoutMs - quiet);
-    }, ms);
-    idle.unref();
-  };
-
-  let closed = 0;
-  const wire = (from: Socket, to: Socket) => {
+  return spliceEnds(a, b, options, (from, to, shared) => {
     const direction = new Direction(from, to, shared);
     const reads = landings.get(from);
     if (reads) {
@@ -139,26 +100,6 @@ export function spliceSockets(a: Socket, b: Socket, options: SpliceOptions): Spl
       from.on('data', direction.data);
     }
     from.on('end', () => to.end());
-    from.on('error', (err: Error) => abort(err.message));
-    from.on('close', () => {
-      // Closed with both directions over is the normal end; anything else resets the other side.
-      if (!(from.readableEnded && from.writableFinished)) abort(reason ?? 'one side closed before the connection ended');
-      if (++closed === 2) {
-        clearTimeout(idle);
-        settle({ clean: reason === null, reason });
-      }
-    });
-  };
-  wire(a, b);
-  wire(b, a);
-  armIdle(options.idleTimeoutMs);
-  a.resume();
-  b.resume();
-  return { done, abort };
-}
-
-/** Ends a side as a reset: the peer learns the connection was cut instead of waiting for more. */
-function reset(socket: Socket): void {
-  if (!socket.destroyed && !socket.connecting) socket.resetAndDestroy();
-  else socket.destroy();
+    from.resume();
+  });
 }

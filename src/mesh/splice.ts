@@ -29,14 +29,26 @@ export interface SpliceEnd {
 export interface Splice {
   /** Settles when both sides are closed. */
   readonly done: Promise<SpliceEnd>;
-  /** Closes both sides now (a reset): the drain grace ran out, or the listener stops. */
+  /** Closes both sides now (a reset): the listener stops. */
   abort(reason: string): void;
 }
 
-export function splice(a: Duplex, b: Duplex, options: SpliceOptions): Splice {
+/** What the two directions of one spliced connection share, whatever moves their bytes. */
+export interface SpliceShared {
+  /** performance.now() when a byte last moved either way. */
+  lastActivity: number;
+  readonly maxBufferedBytes: number;
+  abort(reason: string): void;
+}
+
+/**
+ * The life of a spliced pair, whatever moves its bytes (`wire`, once per direction, which must keep
+ * `shared.lastActivity` current and pass each side's end on): the idle timeout, an abort as a reset of both sides,
+ * an error or an early close as an abort, and the end once both sides have closed.
+ */
+export function spliceEnds<S extends Duplex>(a: S, b: S, options: SpliceOptions, wire: (from: S, to: S, shared: SpliceShared) => void): Splice {
   let reason: string | null = null;
   let idle: NodeJS.Timeout | undefined;
-  let lastActivity = performance.now();
   let settle!: (end: SpliceEnd) => void;
   const done = new Promise<SpliceEnd>((resolve) => (settle = resolve));
 
@@ -45,9 +57,10 @@ export function splice(a: Duplex, b: Duplex, options: SpliceOptions): Splice {
     reset(a);
     reset(b);
   };
+  const shared: SpliceShared = { lastActivity: performance.now(), maxBufferedBytes: options.maxBufferedBytes, abort };
   const armIdle = (ms: number) => {
     idle = setTimeout(() => {
-      const quiet = performance.now() - lastActivity;
+      const quiet = performance.now() - shared.lastActivity;
       if (quiet >= options.idleTimeoutMs) abort(`no bytes either way for ${options.idleTimeoutMs} ms`);
       else armIdle(options.idleTimeoutMs - quiet);
     }, ms);
@@ -55,11 +68,7 @@ export function splice(a: Duplex, b: Duplex, options: SpliceOptions): Splice {
   };
 
   let closed = 0;
-  const wire = (from: Duplex, to: Duplex) => {
-    from.on('data', (chunk: Buffer) => {
-      lastActivity = performance.now();
-      if (to.writableLength + chunk.length > options.maxBufferedBytes) abort(`over ${options.maxBufferedBytes} bytes waited to be written`);
-    });
+  for (const [from, to] of [[a, b], [b, a]] as const) {
     from.on('error', (err: Error) => abort(err.message));
     from.on('close', () => {
       // Closed with both directions over is the normal end; anything else resets the other side.
@@ -69,19 +78,27 @@ export function splice(a: Duplex, b: Duplex, options: SpliceOptions): Splice {
         settle({ clean: reason === null, reason });
       }
     });
-    from.pipe(to);
-  };
-  wire(a, b);
-  wire(b, a);
+    wire(from, to, shared);
+  }
   armIdle(options.idleTimeoutMs);
   return { done, abort };
+}
+
+export function splice(a: Duplex, b: Duplex, options: SpliceOptions): Splice {
+  return spliceEnds(a, b, options, (from, to, shared) => {
+    from.on('data', (chunk: Buffer) => {
+      shared.lastActivity = performance.now();
+      if (to.writableLength + chunk.length > options.maxBufferedBytes) shared.abort(`over ${options.maxBufferedBytes} bytes waited to be written`);
+    });
+    from.pipe(to);
+  });
 }
 
 /**
  * Ends a side as a reset: a socket sends RST, so a client holding its half open learns the connection was cut
  * instead of waiting for more; a mesh stream closes its channel, which the other node takes as a reset.
  */
-function reset(stream: Duplex): void {
+export function reset(stream: Duplex): void {
   if (stream instanceof Socket && !stream.destroyed && !stream.connecting) stream.resetAndDestroy();
   else stream.destroy();
 }

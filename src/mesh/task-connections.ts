@@ -1,12 +1,15 @@
 /**
  * The forwarded connections open to each task, so that stopping a task can wait for them: a drain resolves when
- * the task's last connection ends, or when its grace period runs out — then whatever is still open is reset. Both
+ * the task's last connection ends, or when its grace period runs out. What is still open then is left to the task's
+ * own shutdown, which comes next: the container gets SIGTERM, and a server closes its keep-alive connections
+ * cleanly (`Connection: close` on its next answer) — a reset from the mesh would fail a request sent just then. Once
+ * the container is gone its connections end like any other. Both
  * ends of the mesh keep one: the ingress (connections it forwards, to local or remote tasks) and the stream server
  * (connections other nodes forward to this node's tasks), so the task's own node sees every connection its task
  * serves, wherever the client came in.
  */
 
-/** What a drain needs of a connection: a way to cut it when the grace runs out. */
+/** What a listener that closes needs of a connection: a way to cut it. */
 export interface Cuttable {
   cut(reason: string): void;
 }
@@ -47,8 +50,8 @@ export class TaskConnections<C extends Cuttable = Cuttable> {
   }
 
   /**
-   * Resolves when `taskId` has no open connection; after `graceMs`, the ones still open are cut first. Callers take
-   * the task out of rotation before, so no new connection arrives meanwhile.
+   * Resolves when `taskId` has no open connection, or after `graceMs` with the rest still open. Callers take the
+   * task out of rotation before, so no new connection arrives meanwhile.
    */
   drain(taskId: string, graceMs: number): Promise<void> {
     if (this.count(taskId) === 0) return Promise.resolve();
@@ -61,11 +64,7 @@ export class TaskConnections<C extends Cuttable = Cuttable> {
         if (waiters.size === 0) this.#waiters.delete(taskId);
         resolve();
       };
-      const timer = setTimeout(() => {
-        for (const connection of [...(this.#byTask.get(taskId) ?? [])]) connection.cut(`task ${taskId} is stopping and its grace period of ${graceMs} ms ran out`);
-        // Reset is immediate: the container may be stopped now, whenever the sockets' close events arrive.
-        done();
-      }, graceMs);
+      const timer = setTimeout(done, graceMs);
       waiters.add(done);
     });
   }

@@ -42,6 +42,7 @@ async function tasksOf(name: string, host = 'h1'): Promise<Task[]> {
   return reply.body;
 }
 
+const isEnded = (task: Task) => ['complete', 'shutdown', 'failed', 'rejected', 'remove', 'orphaned'].includes(task.Status.State);
 const serving = (tasks: Task[]) => tasks.filter((t) => t.DesiredState === 'running' && t.Status.State === 'running');
 const envOf = (spec: ServiceSpec) => spec.TaskTemplate.ContainerSpec.Env ?? [];
 
@@ -136,11 +137,15 @@ describe('rolling updates on real hosts', { timeout: 900_000 }, () => {
     await updateService('back', withEnv('V', 'v2'));
     const done = await waitForState('back', ['completed', 'paused'], 180_000);
     const updateMs = Date.now() - t0;
-    await sleep(3_000);
+    // The replaced tasks left rotation at once, but keep-alive connections already open stay with them until they
+    // stop (their stop grace period, then SIGTERM, which makes the server close them): v1 ends with the last of them.
+    await until('every v1 task stopped', async () => ((await tasksOf('back')).every((t) => envOf({ TaskTemplate: t.Spec } as ServiceSpec).includes('V=v2') || isEnded(t)) ? true : undefined), 60_000);
+    const oldGoneMs = Date.now() - t0;
+    await sleep(2_000);
     const report = await traffic.stop();
     const fewest = await watch.stop();
     const shares = report.share('v1');
-    console.log(`update: back 15 replicas v1 → v2 in ${(updateMs / 1000).toFixed(1)} s; ${report.summary()}; fewest serving ${fewest}`);
+    console.log(`update: back 15 replicas v1 → v2 in ${(updateMs / 1000).toFixed(1)} s, the last v1 task stopped at ${(oldGoneMs / 1000).toFixed(1)} s; ${report.summary()}; fewest serving ${fewest}`);
     console.log(`update: v1 share per second: ${shares.map((s) => (s === null ? '-' : s.toFixed(2))).join(' ')}`);
 
     assert.equal(done.UpdateStatus?.State, 'completed', done.UpdateStatus?.Message);

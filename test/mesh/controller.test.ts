@@ -145,16 +145,17 @@ describe('routing mesh controller', () => {
     long.end();
     await drain;
 
-    // The grace running out resets what is left: a stuck client does not hold a stop up for longer.
+    // The grace running out ends the drain, so a client that never lets go does not hold a stop up for longer; its
+    // connection is left to the task's own shutdown (SIGTERM next), not reset by the mesh.
     await Promise.all([n1.update(table(published, [['t2', 'n2']])), n2.update(table(published, [['t2', 'n2']]))]);
     const stuck = await openAt(published, '127.0.0.1');
     assert.equal(await echo(stuck, 'stuck'), 'stuck');
-    const closed = new Promise<void>((resolve) => stuck.once('close', () => resolve()));
     const started = performance.now();
     await n2.drainTask('t2', 200);
-    await closed;
     const took = performance.now() - started;
-    assert.ok(took >= 150 && took < 2_000, `the stuck connection was cut when the 200 ms grace ran out (after ${took.toFixed(0)} ms)`);
+    assert.ok(took >= 150 && took < 2_000, `the drain ended when the 200 ms grace ran out (after ${took.toFixed(0)} ms)`);
+    assert.equal(await echo(stuck, 'still'), 'still');
+    stuck.destroy();
     await Promise.all([n1.update({ services: [] }), n2.update({ services: [] })]);
   });
 

@@ -137,16 +137,16 @@ describe('ingress routing mesh', { timeout: 30_000 }, () => {
     assert.equal(ingress.stats().backends[0]!.active, 0);
   });
 
-  it('closes a draining task\'s connections when the grace period runs out', async () => {
+  it('ends a drain when the grace period runs out, leaving a connection still open to the task\'s own shutdown', async () => {
     const ingress = await listener([local('local-3', '127.0.0.4')]);
     const inflight = await open(ingress.port);
     await until('the connection to be counted', () => ingress.stats().backends[0]!.active === 1);
-    const closed = new Promise<void>((resolve) => inflight.once('close', () => resolve()));
-    inflight.on('error', () => {});
     const started = Date.now();
     await ingress.drain('local-3', 200);
-    await closed;
     assert.ok(Date.now() - started >= 190, 'not before the grace period');
+    // Not reset by the mesh: the container's SIGTERM comes next, and its server closes what it holds.
+    assert.equal(await echo(inflight, 'after'), 'after');
+    inflight.destroy();
   });
 
   it('skips a task that does not accept, and rests it so later connections do not try it first', async () => {
