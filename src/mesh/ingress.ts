@@ -14,6 +14,7 @@
  * slow or half-open clients on one published port is bounded and never reaches another service's port.
  */
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer, Socket, type Server } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { describeError } from '../errors.ts';
@@ -176,10 +177,22 @@ export class IngressListener {
     const onGone = () => (gone = true);
     client.once('close', onGone);
     const connectTimer = setTimeout(() => client.destroy(), this.#limits.connectTimeoutMs * this.#limits.maxAttempts);
+    // When no task takes the connection, the tasks are tried again after a pause, for up to one connect timeout: a
+    // task may be running but not listening yet (the one replacing the last in an update), or be on its way.
+    // Retrying a connect is safe: the client's bytes have reached no task.
+    const waitUntil = performance.now() + this.#limits.connectTimeoutMs;
+    let pause = 25;
     try {
-      while (!upstream && !gone && tried.size < this.#limits.maxAttempts) {
-        const backend = this.#balancer.pick(this.#now(), tried);
-        if (!backend) break;
+      while (!upstream && !gone) {
+        const backend = tried.size < this.#limits.maxAttempts ? this.#balancer.pick(this.#now(), tried) : null;
+        if (!backend) {
+          const left = waitUntil - performance.now();
+          if (left <= 0) break;
+          await sleep(Math.min(pause, left));
+          pause = Math.min(pause * 2, 400);
+          tried.clear();
+          continue;
+        }
         tried.add(backend.taskId);
         // Counted against the task from now: a drain that starts while it is being reached waits for it too.
         connection.taskId = backend.taskId;
@@ -205,7 +218,7 @@ export class IngressListener {
         this.#balancer.release(connection.taskId);
         this.#byTask.delete(connection.taskId, connection);
       }
-      if (!upstream && !gone) this.#options.log.debug(`ingress port ${this.port} of service ${this.#options.serviceId}: no task took a connection after ${tried.size} attempts`);
+      if (!upstream && !gone) this.#options.log.debug(`ingress port ${this.port} of service ${this.#options.serviceId}: no task took a connection within ${this.#limits.connectTimeoutMs} ms`);
       client.destroy();
       return;
     }

@@ -158,9 +158,24 @@ describe('ingress routing mesh', { timeout: 30_000 }, () => {
     assert.deepEqual(ingress.stats().backends.map((b) => b.active), [0, 0, 0]);
   });
 
-  it('closes the client when no task accepts', async () => {
-    const ingress = await listener([local('dead-1', '127.0.0.9')]);
+  it('closes the client when no task accepts within the connect timeout', async () => {
+    const ingress = await listener([local('dead-1', '127.0.0.9')], { limits: { connectTimeoutMs: 500 } });
+    const started = performance.now();
     assert.equal(await refusedOrEmpty(ingress.port), true);
+    const took = performance.now() - started;
+    assert.ok(took >= 400 && took < 1_500, `closed after ${took.toFixed(0)} ms of trying again`);
+  });
+
+  it('holds a client while the only task is not listening yet, and joins it to the task once it is', async () => {
+    // The update that replaces a service's last task: the new one runs, its server starts a moment later.
+    const ingress = await listener([local('starting-1', '127.0.0.10')]);
+    const late = setTimeout(() => void EchoBackend.listen('127.0.0.10', targetPort).then((backend) => backends.set('starting-1', backend)), 300);
+    try {
+      const { reply } = await roundTrip(ingress.port, Buffer.from('early'));
+      assert.equal(reply.toString(), 'earlybye');
+    } finally {
+      clearTimeout(late);
+    }
   });
 
   for (const [where, table] of [['a local task', () => [local('local-1', '127.0.0.2')]], ['a task on another node', () => [remote('remote-1')]]] as const) {
