@@ -344,6 +344,27 @@ export const nodeSpecSchema = v.looseObject(
   'expected a JSON object',
 );
 
+/** Published ports a node reports it could not open, at most: each is a listener it keeps trying. */
+export const MAX_MESH_PORT_CONFLICTS = 64;
+/** Characters of a conflict's error kept, at most: strerror's words, or a short message. */
+export const MAX_MESH_PORT_ERROR = 200;
+
+/**
+ * NodeDescription.MeshPortConflicts, as a node sends it (src/cluster/node-report.ts checks the whole description): a
+ * bounded list, so that one node cannot make the cluster store much, of ports with their protocol, service and error.
+ */
+export const meshPortConflictsSchema = v.pipe(
+  v.array(
+    v.object({
+      Port: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65_535)),
+      Protocol: v.picklist(['tcp', 'udp']),
+      ServiceID: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
+      Error: v.pipe(v.string(), v.maxLength(MAX_MESH_PORT_ERROR)),
+    }),
+  ),
+  v.maxLength(MAX_MESH_PORT_CONFLICTS),
+);
+
 /** Docker's NetworkCreateRequest. What an overlay network may not have is refused by the network routes. */
 export const networkCreateSchema = v.looseObject(
   {

@@ -357,7 +357,32 @@ export interface NodeDescription {
   Images?: NodeImage[];
   /** swarmlet's addition: false when the node's engine cannot enforce memory limits (its memory cgroup is off). */
   MemoryLimit?: boolean;
+  /**
+   * swarmlet's addition: the published ingress ports the node's routing mesh could not open (another program holds
+   * them, or the node may not bind them). It keeps trying each; absent when every published port is open.
+   */
+  MeshPortConflicts?: MeshPortConflict[];
 }
+
+/** A published port a node's routing mesh could not open, as the node reports it (NodeDescription.MeshPortConflicts). */
+export interface MeshPortConflict {
+  Port: number;
+  Protocol: 'tcp' | 'udp';
+  /** The service that publishes it. */
+  ServiceID: string;
+  /** Why, in the system's words: MESH_PORT_ERRORS for the usual causes, the error's message otherwise. */
+  Error: string;
+}
+
+/**
+ * What a node says in MeshPortConflict.Error for the usual causes (strerror's words): another program holds the port,
+ * the node may not bind it (a port below 1024 without the privilege), the listen address is not the node's.
+ */
+export const MESH_PORT_ERRORS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'address already in use',
+  EACCES: 'permission denied',
+  EADDRNOTAVAIL: 'address not available',
+};
 
 export interface Node extends Meta {
   Spec: NodeSpec;

@@ -44,6 +44,7 @@ import { muxPoolOver, type MuxPool } from './mux/pool.ts';
 import { ipAddressBinder } from '../mesh/host-addresses.ts';
 import type { MeshLimits } from '../mesh/limits.ts';
 import { meshTable } from '../manager/mesh-table.ts';
+import { withMeshPortConflicts } from '../daemon/node-description.ts';
 import { PeerNetwork, splitAddress } from './peers.ts';
 import type { ContainerLogEngine } from './task-log-reader.ts';
 import { RaftLink } from './raft-link.ts';
@@ -474,7 +475,7 @@ export class ClusterNode {
       try {
         await proposer.read();
         const self = proposer.state.nodes[nodeId];
-        if (self) await proposer.propose({ type: 'node.report', nodeId, description: await this.#options.description(), addr: self.Status.Addr, now: new Date().toISOString() });
+        if (self) await proposer.propose({ type: 'node.report', nodeId, description: await this.#describe(), addr: self.Status.Addr, now: new Date().toISOString() });
       } catch (err) {
         log.debug(`node report deferred: ${describeError(err)}`);
       }
@@ -592,7 +593,7 @@ export class ClusterNode {
     this.#session = session;
     session.start();
     this.#reporter?.stop();
-    this.#reporter = new NodeReporter({ describe: () => this.#options.description(), send: (description) => session.describe(description), log });
+    this.#reporter = new NodeReporter({ describe: () => this.#describe(), send: (description) => session.describe(description), log });
     this.#reporter.start();
     clearInterval(this.#followTimer);
     this.#followTimer = setInterval(() => {
@@ -786,6 +787,11 @@ export class ClusterNode {
 
   #isAuto(requested: string | undefined, listenAddr: string): boolean {
     return !(requested ?? this.#options.advertiseAddr) && splitAddress(listenAddr).host === '0.0.0.0';
+  }
+
+  /** What this node is, as its engine says, with the published ports its routing mesh could not open. */
+  async #describe(): Promise<NodeDescription> {
+    return withMeshPortConflicts(await this.#options.description(), this.#mesh.portConflicts);
   }
 
   /**

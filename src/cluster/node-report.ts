@@ -8,6 +8,7 @@
  */
 
 import * as v from 'valibot';
+import { meshPortConflictsSchema } from '../api/schemas.ts';
 import type { NodeDescription } from '../api/types.ts';
 import { describeError, invalidArgument } from '../errors.ts';
 import type { Logger } from '../util/logger.ts';
@@ -47,6 +48,7 @@ const descriptionSchema = v.object({
     ),
   ),
   MemoryLimit: v.optional(v.boolean()),
+  MeshPortConflicts: v.optional(meshPortConflictsSchema),
 });
 
 /** A node description sent by a node, checked; anything else is refused with what is wrong. */

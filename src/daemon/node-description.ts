@@ -1,6 +1,7 @@
 /** A node's description, read from its engine: what the scheduler places against and `node inspect` shows. */
 
-import type { NodeDescription, NodeImage } from '../api/types.ts';
+import { MAX_MESH_PORT_CONFLICTS, MAX_MESH_PORT_ERROR } from '../api/schemas.ts';
+import type { MeshPortConflict, NodeDescription, NodeImage } from '../api/types.ts';
 import type { ContainerRuntime, EngineInfo } from '../runtime/runtime.ts';
 
 /** Engine labels arrive as `key=value` strings; constraints read them as a map. */
@@ -28,6 +29,20 @@ export function describeNode(info: EngineInfo, options: { hostname?: string; sys
     },
     Engine: { EngineVersion: info.ServerVersion, Labels: parseEngineLabels(info.Labels), Plugins: [] },
   };
+}
+
+/**
+ * The description with the published ports the node's routing mesh could not open, cut to what the leader accepts
+ * (more would have the whole description refused, images and all). None leaves the field out, so a node whose ports
+ * are all open describes itself as it did before the field existed. Sorted, so the same conflicts read the same.
+ */
+export function withMeshPortConflicts(description: NodeDescription, conflicts: readonly MeshPortConflict[]): NodeDescription {
+  if (conflicts.length === 0) return description;
+  const listed = [...conflicts]
+    .sort((a, b) => a.Port - b.Port || a.Protocol.localeCompare(b.Protocol))
+    .slice(0, MAX_MESH_PORT_CONFLICTS)
+    .map((conflict) => ({ ...conflict, Error: conflict.Error.slice(0, MAX_MESH_PORT_ERROR) }));
+  return { ...description, MeshPortConflicts: listed };
 }
 
 /**

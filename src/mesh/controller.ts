@@ -7,10 +7,18 @@
  * Container addresses are read from the engine once per container. A table is applied in full each time (listeners
  * that are no longer wanted close, new ones open); updates never overlap, and only the newest waiting one is applied.
  *
+ * A published port that cannot be opened — another program on the node holds it, or the node may not bind it — is
+ * tried again on a timer, 1 s doubling to 30 s (a new table starts over at 1 s), so the mesh takes it soon after the
+ * program lets go, without waiting for the leader's next table; the tries run in the same queue as the tables, so
+ * they never overlap one. It is said once when it fails and once when it opens, and reported (portConflicts) in the
+ * node's description, where `node inspect` and `service create`/`update` show it. A port no longer wanted is no
+ * longer tried.
+ *
  * One set of limits (limits.ts, the daemon's --mesh-* flags) bounds every published port's listener and the
  * connections and flows this node serves to other nodes' ingress.
  */
 
+import { MESH_PORT_ERRORS, type MeshPortConflict } from '../api/types.ts';
 import { describeError } from '../errors.ts';
 import type { MeshTable } from '../manager/mesh-table.ts';
 import type { Logger } from '../util/logger.ts';
@@ -35,6 +43,18 @@ export interface MeshControllerOptions {
   limits?: Partial<MeshLimits>;
   /** The node's engine and address binder: with them, overlay networks are served too (overlay.ts). */
   overlay?: { engine: OverlayEngine; binder: AddressBinder; dnsPort?: number; upstreams?: readonly string[] };
+  /** How soon a published port that could not be opened is tried again, doubling up to maxMs (tests shorten it). */
+  portRetry?: { initialMs?: number; maxMs?: number };
+}
+
+/** The first wait before a published port that could not be opened is tried again, and the longest. */
+export const PORT_RETRY_INITIAL_MS = 1_000;
+export const PORT_RETRY_MAX_MS = 30_000;
+
+/** How a published port's listen failure is reported: strerror's words for the usual causes, the message otherwise. */
+export function listenErrorText(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return (code !== undefined ? MESH_PORT_ERRORS[code] : undefined) ?? describeError(err);
 }
 
 interface LocalTask {
@@ -45,6 +65,14 @@ interface LocalTask {
 }
 
 type Listener = IngressListener | UdpIngressListener;
+
+/** What the table wants of one published port. */
+interface WantedPort {
+  serviceId: string;
+  target: number;
+  backends: Backend[];
+  proxyProtocol: boolean;
+}
 
 export class MeshController {
   readonly #options: MeshControllerOptions;
@@ -58,7 +86,16 @@ export class MeshController {
   #lastJson = '';
   #applying: Promise<void> | null = null;
   #stopped = false;
-  readonly #failedPorts = new Set<string>();
+  /** What the last table applied wants of each published port, by `port/protocol`: what a retry opens. */
+  #wanted = new Map<string, WantedPort>();
+  /** Published ports wanted but not open, by `port/protocol`, with the service and why: tried again on a timer. */
+  readonly #unopened = new Map<string, { serviceId: string; error: string }>();
+  readonly #retryInitialMs: number;
+  readonly #retryMaxMs: number;
+  #retryDelayMs: number;
+  #retryTimer: NodeJS.Timeout | undefined;
+  /** The timer went off: the queue tries the unopened ports when no table is waiting before them. */
+  #retryDue = false;
   /** This node's tasks being stopped: out of rotation here, and refused to other nodes' ingress. */
   readonly #draining = new Set<string>();
   #server: MeshStreamServer | null = null;
@@ -73,6 +110,9 @@ export class MeshController {
     this.#options = options;
     // Checked here, so that a bad value stops the node at start rather than the first published port.
     this.#limits = resolveMeshLimits(options.limits);
+    this.#retryInitialMs = options.portRetry?.initialMs ?? PORT_RETRY_INITIAL_MS;
+    this.#retryMaxMs = Math.max(this.#retryInitialMs, options.portRetry?.maxMs ?? PORT_RETRY_MAX_MS);
+    this.#retryDelayMs = this.#retryInitialMs;
     this.#overlay = options.overlay
       ? new OverlayMesh({
           selfId: options.selfId,
@@ -140,12 +180,30 @@ export class MeshController {
     if (json === this.#lastJson) return this.#applying ?? Promise.resolve();
     this.#lastJson = json;
     this.#pending = table;
-    this.#applying ??= this.#drain().finally(() => (this.#applying = null));
-    return this.#applying;
+    // A new table: its ports are tried at once, and the ones that still fail start over at the shortest wait.
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    this.#retryDue = false;
+    this.#retryDelayMs = this.#retryInitialMs;
+    return this.#run();
+  }
+
+  /**
+   * The published ports this node's mesh could not open, sorted: what the node's description reports to the managers.
+   */
+  get portConflicts(): MeshPortConflict[] {
+    return [...this.#unopened]
+      .map(([key, { serviceId, error }]) => {
+        const [port, protocol] = key.split('/');
+        return { Port: Number(port), Protocol: protocol === 'udp' ? ('udp' as const) : ('tcp' as const), ServiceID: serviceId, Error: error };
+      })
+      .sort((a, b) => a.Port - b.Port || a.Protocol.localeCompare(b.Protocol));
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
     await this.#applying;
     await Promise.all([...this.#listeners.values()].map(({ listener }) => listener.stop()));
     this.#listeners.clear();
@@ -153,16 +211,97 @@ export class MeshController {
     await this.#udpRelay?.stop();
   }
 
+  /** Starts the queue of tables and retries, unless it is running; resolves when it has nothing left to do. */
+  #run(): Promise<void> {
+    this.#applying ??= this.#drain().finally(() => (this.#applying = null));
+    return this.#applying;
+  }
+
   async #drain(): Promise<void> {
-    while (this.#pending && !this.#stopped) {
+    while (!this.#stopped && (this.#pending || this.#retryDue)) {
       const table = this.#pending;
       this.#pending = null;
+      // A table tries every port not yet open, so it stands for a retry that fell due meanwhile.
+      this.#retryDue = false;
       try {
-        await this.#apply(table);
+        await (table ? this.#apply(table) : this.#retryPorts());
       } catch (err) {
         this.#options.log.warn(`routing mesh: ${describeError(err)}`);
       }
+      this.#scheduleRetry();
     }
+  }
+
+  /** With ports unopened and no try waiting, sets the next one after the current wait, and doubles the wait. */
+  #scheduleRetry(): void {
+    if (this.#stopped || this.#unopened.size === 0 || this.#retryTimer || this.#retryDue) return;
+    const delay = this.#retryDelayMs;
+    this.#retryDelayMs = Math.min(delay * 2, this.#retryMaxMs);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#retryDue = true;
+      void this.#run();
+    }, delay);
+    this.#retryTimer.unref();
+  }
+
+  /** Tries the unopened ports again, as the last table wants them; tasks drained since are left out of rotation. */
+  async #retryPorts(): Promise<void> {
+    for (const key of [...this.#unopened.keys()]) {
+      const want = this.#wanted.get(key);
+      if (!want) {
+        this.#unopened.delete(key);
+        continue;
+      }
+      const entry = await this.#open(key, want);
+      entry?.listener.setBackends(want.backends.filter((backend) => !this.#draining.has(backend.taskId)));
+    }
+  }
+
+  /**
+   * Opens published port `key` for `want`, or records why it cannot be (said once until it opens or is no longer
+   * wanted). A listener warns of its own listen failure too; that warning is left out, as the controller says it.
+   */
+  async #open(key: string, want: WantedPort): Promise<{ listener: Listener } | null> {
+    const [published, protocol] = key.split('/');
+    const { log } = this.#options;
+    let listening = false;
+    const listenerLog: Logger = {
+      debug: (message) => log.debug(message),
+      info: (message) => log.info(message),
+      warn: (message) => {
+        if (listening) log.warn(message);
+      },
+      error: (message) => log.error(message),
+    };
+    const listenerOptions = {
+      serviceId: want.serviceId,
+      publishedPort: Number(published),
+      targetPort: want.target,
+      peers: this.#options.peers,
+      log: listenerLog,
+      limits: this.#limits,
+      ...(this.#options.host ? { host: this.#options.host } : {}),
+    };
+    const listener = protocol === 'udp' ? new UdpIngressListener(listenerOptions) : new IngressListener({ ...listenerOptions, proxyProtocol: want.proxyProtocol });
+    try {
+      await listener.start();
+    } catch (err) {
+      if (!this.#unopened.has(key)) {
+        log.error(
+          `routing mesh: cannot open published port ${key} of service ${want.serviceId} on this node: ${describeError(err)}; ` +
+            'trying again until it is free (free it, or publish another port)',
+        );
+      }
+      this.#unopened.set(key, { serviceId: want.serviceId, error: listenErrorText(err) });
+      return null;
+    }
+    listening = true;
+    const retried = this.#unopened.delete(key);
+    const entry = { listener, serviceId: want.serviceId, target: want.target, proxyProtocol: want.proxyProtocol };
+    this.#listeners.set(key, entry);
+    log.info(`routing mesh: published port ${key} of service ${want.serviceId} open on this node${retried ? ' (it could not be opened before)' : ''}`);
+    return entry;
   }
 
   async #apply(table: MeshTable): Promise<void> {
@@ -171,7 +310,7 @@ export class MeshController {
     this.#members = new Set(table.members ?? []);
     const local = new Map<string, LocalTask>();
     let unresolved = false;
-    const wanted = new Map<string, { serviceId: string; target: number; backends: Backend[]; proxyProtocol: boolean }>();
+    const wanted = new Map<string, WantedPort>();
     for (const service of table.services) {
       const backends: Backend[] = [];
       for (const backend of service.backends) {
@@ -201,6 +340,9 @@ export class MeshController {
       if (!table.services.some((service) => service.backends.some((backend) => backend.taskId === taskId))) this.#draining.delete(taskId);
     }
 
+    this.#wanted = wanted;
+    // A port no longer published (or gone with its service) is no longer tried, nor reported.
+    for (const key of this.#unopened.keys()) if (!wanted.has(key)) this.#unopened.delete(key);
     for (const [key, entry] of this.#listeners) {
       const want = wanted.get(key);
       if (want && want.serviceId === entry.serviceId && want.target === entry.target && want.proxyProtocol === entry.proxyProtocol) continue;
@@ -208,33 +350,8 @@ export class MeshController {
       await entry.listener.stop();
     }
     for (const [key, want] of wanted) {
-      let entry = this.#listeners.get(key);
-      if (!entry) {
-        const [published, protocol] = key.split('/');
-        const listenerOptions = {
-          serviceId: want.serviceId,
-          publishedPort: Number(published),
-          targetPort: want.target,
-          peers: this.#options.peers,
-          log: this.#options.log,
-          limits: this.#limits,
-          ...(this.#options.host ? { host: this.#options.host } : {}),
-        };
-        const listener = protocol === 'udp' ? new UdpIngressListener(listenerOptions) : new IngressListener({ ...listenerOptions, proxyProtocol: want.proxyProtocol });
-        try {
-          await listener.start();
-        } catch (err) {
-          // Said once per port until it works: another program holds it on this node.
-          if (!this.#failedPorts.has(key)) this.#options.log.error(`routing mesh: cannot listen on published port ${key} of service ${want.serviceId}: ${describeError(err)}`);
-          this.#failedPorts.add(key);
-          continue;
-        }
-        this.#failedPorts.delete(key);
-        entry = { listener, serviceId: want.serviceId, target: want.target, proxyProtocol: want.proxyProtocol };
-        this.#listeners.set(key, entry);
-        this.#options.log.info(`routing mesh: published port ${key} of service ${want.serviceId} open on this node`);
-      }
-      entry.listener.setBackends(want.backends);
+      const entry = this.#listeners.get(key) ?? (await this.#open(key, want));
+      entry?.listener.setBackends(want.backends);
     }
     try {
       await this.#overlay?.apply(table.networks ?? [], this.#draining);
@@ -243,9 +360,9 @@ export class MeshController {
       unresolved = true;
       this.#options.log.warn(`overlay networks: ${describeError(err)}`);
     }
-    // A port another program holds, or a container the engine did not describe, is tried again with the next
-    // table, even an unchanged one.
-    if (this.#failedPorts.size > 0 || unresolved) this.#lastJson = '';
+    // A container the engine did not describe is tried again with the next table, even an unchanged one. (A port
+    // that could not be opened is tried again on the retry timer.)
+    if (unresolved) this.#lastJson = '';
     for (const id of this.#addresses.keys()) {
       if (!table.services.some((service) => service.backends.some((backend) => backend.containerId === id))) this.#addresses.delete(id);
     }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseServiceSpec } from '../../src/api/schemas.ts';
+import { MAX_MESH_PORT_CONFLICTS, parseServiceSpec } from '../../src/api/schemas.ts';
+import { parseNodeDescription } from '../../src/cluster/node-report.ts';
 import { SwarmletError } from '../../src/errors.ts';
 
 const valid = () => ({
@@ -155,5 +156,43 @@ describe('service spec validation', () => {
       withEndpoint({ Ports: [{ TargetPort: 80, PublishedPort: 8080 }, { TargetPort: 81, PublishedPort: 8080, PublishMode: 'host' }] }),
       /at EndpointSpec: duplicate published ports provided: 8080\/tcp is published twice/,
     );
+  });
+});
+
+describe('node description: the published ports a node could not open', () => {
+  const description = (MeshPortConflicts: unknown) => ({
+    Hostname: 'h2',
+    Platform: { Architecture: 'x86_64', OS: 'linux' },
+    Resources: { NanoCPUs: 1e9, MemoryBytes: 1e9 },
+    Engine: { EngineVersion: '27.0.0' },
+    MeshPortConflicts,
+  });
+  const conflict = { Port: 8080, Protocol: 'tcp', ServiceID: 'svc1', Error: 'address already in use' };
+  const refused = (value: unknown, where: RegExp) =>
+    assert.throws(
+      () => parseNodeDescription(description(value)),
+      (err: unknown) => err instanceof SwarmletError && err.code === 'invalid_argument' && where.test(err.message),
+      JSON.stringify(value),
+    );
+
+  it('keeps a well-formed list, and a description without one', () => {
+    const list = [conflict, { ...conflict, Port: 53, Protocol: 'udp', Error: 'permission denied' }];
+    assert.deepEqual(parseNodeDescription(description(list)).MeshPortConflicts, list);
+    assert.equal(parseNodeDescription(description(undefined)).MeshPortConflicts, undefined);
+    assert.equal(parseNodeDescription(description(Array(MAX_MESH_PORT_CONFLICTS).fill(conflict))).MeshPortConflicts!.length, MAX_MESH_PORT_CONFLICTS);
+  });
+
+  it('refuses bad shapes and over-long lists, naming where', () => {
+    refused({ Port: 8080 }, /at MeshPortConflicts:/);
+    refused([{ ...conflict, Port: 0 }], /at MeshPortConflicts\.0\.Port/);
+    refused([{ ...conflict, Port: 65_536 }], /at MeshPortConflicts\.0\.Port/);
+    refused([{ ...conflict, Port: 80.5 }], /at MeshPortConflicts\.0\.Port/);
+    refused([{ ...conflict, Port: '8080' }], /at MeshPortConflicts\.0\.Port/);
+    refused([{ ...conflict, Protocol: 'sctp' }], /at MeshPortConflicts\.0\.Protocol/);
+    refused([{ ...conflict, ServiceID: '' }], /at MeshPortConflicts\.0\.ServiceID/);
+    refused([{ ...conflict, ServiceID: 's'.repeat(129) }], /at MeshPortConflicts\.0\.ServiceID/);
+    refused([{ ...conflict, Error: 'e'.repeat(201) }], /at MeshPortConflicts\.0\.Error/);
+    refused([{ Port: 8080, Protocol: 'tcp', ServiceID: 'svc1' }], /at MeshPortConflicts\.0\.Error/);
+    refused(Array(MAX_MESH_PORT_CONFLICTS + 1).fill(conflict), /at MeshPortConflicts:/);
   });
 });

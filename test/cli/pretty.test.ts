@@ -309,6 +309,30 @@ describe('prettyNode', () => {
     assert.doesNotMatch(prettyNode(pi), /Memory limits|Images/);
   });
 
+  it('lists the published ports the node\'s routing mesh could not open, last, with why and what to do', () => {
+    const busy = node(NODE_ID, 'h2', { ManagerStatus: undefined });
+    busy.Description.MeshPortConflicts = [
+      { Port: 80, Protocol: 'tcp', ServiceID: 'svc1', Error: 'permission denied' },
+      { Port: 8080, Protocol: 'udp', ServiceID: 'svc2', Error: 'address already in use' },
+    ];
+    const text = prettyNode(busy);
+    assert.ok(
+      text.endsWith(
+        [
+          'Engine Version:\t\t20.10.24+dfsg1',
+          'Published ports not open:',
+          ' 80/tcp:\t\tservice svc1: permission denied',
+          ' 8080/udp:\t\tservice svc2: address already in use',
+          '  The routing mesh keeps trying them and answers once they are free: stop what holds them, or publish other ports',
+          '',
+        ].join('\n'),
+      ),
+      text,
+    );
+    busy.Description.MeshPortConflicts = [];
+    assert.equal(prettyNode(busy), prettyNode(node(NODE_ID, 'h2', { ManagerStatus: undefined })), 'an empty list shows nothing');
+  });
+
   it('writes times as Go does', () => {
     assert.equal(goTime('2026-11-27T02:48:18.739119331Z'), '2026-11-27 02:48:18.739119331 +0000 utc');
     assert.equal(goTime('2026-11-27T02:48:18.700Z'), '2026-11-27 02:48:18.7 +0000 utc');

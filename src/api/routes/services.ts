@@ -3,7 +3,7 @@
  * a spec names (by name, ID or ID prefix) are stored by ID, resolved here against the state read at the request.
  */
 
-import type { EndpointPortConfig, EndpointSpec, Service, ServiceSpec } from '../../api/types.ts';
+import { MESH_PORT_ERRORS, type EndpointPortConfig, type EndpointSpec, type Service, type ServiceSpec } from '../../api/types.ts';
 import { invalidArgument } from '../../errors.ts';
 import { EXPOSE_LABEL, parseDeclaredPorts, PROXY_PROTOCOL_LABEL } from '../../manager/mesh-table.ts';
 import { rollbackSpec } from '../../manager/orchestrator/updater.ts';
@@ -120,6 +120,50 @@ function reservedPortWarnings(spec: ServiceSpec): string[] {
   ];
 }
 
+/** Nodes named in one warning, at most; the rest are counted. */
+const MAX_NODES_NAMED = 5;
+
+/** What a user can do about a published port a node cannot open, by the cause the node reports. */
+function conflictAdvice(port: string, error: string, nodes: string): string {
+  if (error === MESH_PORT_ERRORS.EADDRINUSE) {
+    return `published port ${port} is held by another program on node(s) ${nodes} (${error}): the routing mesh opens it there as soon as ` +
+      'it is free; stop that program or move it to another port, or publish another port';
+  }
+  if (error === MESH_PORT_ERRORS.EACCES) {
+    return `published port ${port} cannot be opened on node(s) ${nodes} (${error}): a port below 1024 needs the daemon to run as root ` +
+      'or with CAP_NET_BIND_SERVICE; the routing mesh keeps trying there, or publish a port above 1023';
+  }
+  return `published port ${port} cannot be opened on node(s) ${nodes} (${error}): the routing mesh keeps trying there; see the daemon's ` +
+    'log on those nodes, or publish another port';
+}
+
+/**
+ * The spec's ingress ports that nodes report their routing mesh could not open (NodeDescription.MeshPortConflicts),
+ * whichever service a report was for: what holds the port is another program on the node. One warning per port and
+ * cause, naming the nodes (not those down: what they last said is stale). A port no service published before has
+ * not been tried when this answers; nodes report it within seconds, and `node inspect --pretty` shows it.
+ */
+export function meshPortWarnings(state: ClusterState, spec: ServiceSpec): string[] {
+  const warnings: string[] = [];
+  for (const port of spec.EndpointSpec?.Ports ?? []) {
+    if (!port.PublishedPort || (port.PublishMode ?? 'ingress') !== 'ingress') continue;
+    const protocol = port.Protocol ?? 'tcp';
+    const byError = new Map<string, string[]>();
+    for (const node of Object.values(state.nodes)) {
+      if (node.Status.State === 'down') continue;
+      const conflict = node.Description.MeshPortConflicts?.find((c) => c.Port === port.PublishedPort && c.Protocol === protocol);
+      if (!conflict) continue;
+      byError.set(conflict.Error, [...(byError.get(conflict.Error) ?? []), node.Description.Hostname || node.ID]);
+    }
+    for (const [error, names] of byError) {
+      names.sort();
+      const shown = names.slice(0, MAX_NODES_NAMED).join(', ') + (names.length > MAX_NODES_NAMED ? ` and ${names.length - MAX_NODES_NAMED} more` : '');
+      warnings.push(conflictAdvice(`${port.PublishedPort}/${protocol}`, error, shown));
+    }
+  }
+  return warnings;
+}
+
 /** `engine`, when given, lets a spec naming one of the engine's own networks be refused with what to use instead. */
 export function serviceRoutes(router: Router, ctx: ApiContext, engine?: EngineNetworks): void {
   router.add('GET', '/services', async ({ res, query }) => {
@@ -143,7 +187,7 @@ export function serviceRoutes(router: Router, ctx: ApiContext, engine?: EngineNe
     const spec = await resolveServiceNetworks(ctx, withDefaults(parseServiceSpec(await readJson(req)), ctx), engine);
     checkProxyProtocol(spec);
     checkUpdateOrder(spec);
-    const portNotes = [...(await portWarnings(ctx, spec)), ...reservedPortWarnings(spec)];
+    const portNotes = [...(await portWarnings(ctx, spec)), ...reservedPortWarnings(spec), ...meshPortWarnings(ctx.proposer.state, spec)];
     const id = newId(ctx.random);
     await ctx.proposer.propose({ type: 'service.create', id, spec, now: new Date(ctx.now()).toISOString() });
     const warnings = [...(await imageWarnings(ctx, spec)), ...portNotes];
@@ -174,7 +218,7 @@ export function serviceRoutes(router: Router, ctx: ApiContext, engine?: EngineNe
     }
     checkProxyProtocol(spec);
     checkUpdateOrder(spec);
-    const portNotes = [...(await portWarnings(ctx, spec)), ...reservedPortWarnings(spec)];
+    const portNotes = [...(await portWarnings(ctx, spec)), ...reservedPortWarnings(spec), ...meshPortWarnings(ctx.proposer.state, spec)];
     await ctx.proposer.propose({
       type: 'service.update',
       id: service.ID,

@@ -7,12 +7,13 @@
  * Additions to a service: its restart policy and its entrypoint (ContainerSpec.Command), which Docker's template
  * leaves out but which are what a user checks after `--restart-*` and `--entrypoint`, its virtual IPs (the address
  * its name answers on, per network), and swarmlet's own Privileged and Devices. Networks are named as the caller
- * resolved them (the docker CLI asks for each network's name), or shown by ID. Two to a node, shown
- * only when the node reports them: that its engine cannot enforce memory limits, with the fix, and how many images
- * it holds (with no registry to pull from, a node runs only those).
+ * resolved them (the docker CLI asks for each network's name), or shown by ID. Three to a node, shown
+ * only when the node reports them: that its engine cannot enforce memory limits, with the fix, how many images
+ * it holds (with no registry to pull from, a node runs only those), and the published ports its routing mesh could
+ * not open, with why and what to do.
  */
 
-import type { EndpointPortConfig, HealthConfig, Node, Service, UpdateConfig, UpdateStatus } from '../../api/types.ts';
+import type { EndpointPortConfig, HealthConfig, MeshPortConflict, Node, Service, UpdateConfig, UpdateStatus } from '../../api/types.ts';
 import { formatDuration } from '../../util/duration.ts';
 import { formatBytes, formatNanoCpus } from '../../util/units.ts';
 import { capitalize, humanDuration } from '../format.ts';
@@ -205,5 +206,14 @@ export function prettyNode(node: Node): string {
   lines.push(`Engine Version:\t\t${description.Engine.EngineVersion}`);
   pushLabels(lines, 'Engine Labels:', ' - ', description.Engine.Labels);
   if (description.Images) lines.push(`Images:\t\t\t${description.Images.length}`);
+  pushMeshPortConflicts(lines, description.MeshPortConflicts ?? []);
   return `${lines.join('\n')}\n`;
+}
+
+/** The published ports the node's routing mesh could not open: each with its service and why, then what to do. */
+function pushMeshPortConflicts(lines: string[], conflicts: readonly MeshPortConflict[]): void {
+  if (conflicts.length === 0) return;
+  lines.push('Published ports not open:');
+  for (const conflict of conflicts) lines.push(` ${conflict.Port}/${conflict.Protocol}:\t\tservice ${conflict.ServiceID}: ${conflict.Error}`);
+  lines.push('  The routing mesh keeps trying them and answers once they are free: stop what holds them, or publish other ports');
 }
