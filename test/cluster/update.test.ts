@@ -152,8 +152,12 @@ describe('rolling updates on real hosts', { timeout: 900_000 }, () => {
     assert.equal(report.failures().length, 0, failuresOf(report));
     assert.ok(report.sentPerSecond() >= 50, `the load was ${report.sentPerSecond()} requests per second`);
     const seen = shares.filter((s): s is number => s !== null);
-    // Each second holds ~80 answers from round robins over the tasks: a rise of one or two answers is sampling, not v1 coming back.
-    const NOISE = 0.05;
+    // Each second holds ~80 answers: half on fresh connections, dealt by three nodes' round robins over the tasks, half
+    // on keep-alive connections that stay with the task they first reached. Which of them a second catches moves its
+    // share by a few answers (up to 0.07 seen over six runs); v1 coming back into rotation would move it by far more.
+    const NOISE = 0.1;
+    const rises = seen.slice(1).map((share, i) => share - seen[i]!);
+    console.log(`update: the v1 share's largest rise from one second to the next: ${Math.max(0, ...rises).toFixed(2)}`);
     for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! <= seen[i - 1]! + NOISE, `the v1 share rose from ${seen[i - 1]} to ${seen[i]} at second ${i}`);
     assert.equal(seen.at(-1), 0, 'no v1 answer at the end');
     assert.ok(fewest >= 15 - 2, `only ${fewest} tasks were serving at one point`);
