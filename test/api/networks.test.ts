@@ -5,23 +5,14 @@
  */
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import type { ApiContext } from '../../src/api/context.ts';
-import { sendError } from '../../src/api/http.ts';
 import type { EngineNetwork, EngineNetworks } from '../../src/api/routes/networks.ts';
-import { buildRouter } from '../../src/api/server.ts';
 import type { Service } from '../../src/api/types.ts';
 import { notFound } from '../../src/errors.ts';
-import type { Proposer } from '../../src/manager/proposer.ts';
-import type { Command } from '../../src/manager/state/commands.ts';
 import { networkSpec, SWARMLET_NETWORK_LABEL } from '../../src/manager/state/networks.ts';
-import type { StateMachine } from '../../src/manager/state/state-machine.ts';
 import { seededRandom } from '../../src/util/ids.ts';
-import { clusterWith, T0 } from '../helpers/fixtures.ts';
+import { T0 } from '../helpers/fixtures.ts';
+import { MachineProposer, serveMachineApi } from '../helpers/machine-api.ts';
 import { request } from '../helpers/unix-http.ts';
 
 /** The engine's own networks, as dockerd lists them; `front-bridge` is the data plane's side of a swarm network. */
@@ -75,57 +66,20 @@ function fakeEngine(): FakeEngine {
   return engine;
 }
 
-/** A manager's proposer over one state machine; `beforeApply` lets a test play another manager's change in between. */
-class MachineProposer implements Proposer {
-  machine: StateMachine = clusterWith();
-  reads = 0;
-  beforeApply: ((command: Command) => void) | undefined;
-  get state() {
-    return this.machine.state;
-  }
-  async propose(command: Command): Promise<void> {
-    const hook = this.beforeApply;
-    this.beforeApply = undefined;
-    hook?.(command);
-    this.machine.apply(structuredClone(command));
-  }
-  async read(): Promise<void> {
-    this.reads += 1;
-  }
-  watch() {
-    return () => {};
-  }
-}
-
 describe('/networks', () => {
-  let dir: string;
+  let api: Awaited<ReturnType<typeof serveMachineApi>>;
   let socket: string;
-  let server: http.Server;
   let proposer: MachineProposer;
   let engine: FakeEngine;
   let random: ReturnType<typeof seededRandom>;
 
   before(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'swarmlet-networks-test-'));
-    socket = path.join(dir, 'api.sock');
-    server = http.createServer((req, res) => {
-      const ctx = {
-        proposer,
-        nodeId: 'n1',
-        random,
-        now: () => T0,
-        runtime: { inspectImage: async () => ({ id: 'sha256:1', exposedPorts: [] }) },
-      } as unknown as ApiContext;
-      const handle = buildRouter(ctx, engine).match(req);
-      if (!handle) res.writeHead(404).end();
-      else handle(res).catch((err: unknown) => sendError(res, err));
-    });
-    await new Promise<void>((resolve) => server.listen(socket, resolve));
+    api = await serveMachineApi(() => ({ proposer, random, engine }));
+    socket = api.socket;
   });
 
   after(async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await rm(dir, { recursive: true, force: true });
+    await api.close();
   });
 
   beforeEach(() => {

@@ -6,39 +6,15 @@
  */
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import type { ApiContext } from '../../src/api/context.ts';
-import { sendError } from '../../src/api/http.ts';
 import type { EngineNetworks } from '../../src/api/routes/networks.ts';
 import { meshPortWarnings } from '../../src/api/routes/services.ts';
-import { buildRouter } from '../../src/api/server.ts';
 import type { MeshPortConflict, Service, ServiceSpec } from '../../src/api/types.ts';
 import { parseNodeDescription } from '../../src/cluster/node-report.ts';
-import type { Proposer } from '../../src/manager/proposer.ts';
-import type { Command } from '../../src/manager/state/commands.ts';
-import type { StateMachine } from '../../src/manager/state/state-machine.ts';
 import { seededRandom } from '../../src/util/ids.ts';
 import { clusterWith, iso, node, T0 } from '../helpers/fixtures.ts';
+import { MachineProposer, serveMachineApi } from '../helpers/machine-api.ts';
 import { request } from '../helpers/unix-http.ts';
-
-/** A manager's proposer over one state machine, applying each command as it is proposed. */
-class MachineProposer implements Proposer {
-  machine: StateMachine = clusterWith([node('n1', { hostname: 'h1' }), node('n2', { hostname: 'h2' }), node('n3', { hostname: 'h3' }), node('n4', { hostname: 'h4', state: 'down' })]);
-  get state() {
-    return this.machine.state;
-  }
-  async propose(command: Command): Promise<void> {
-    this.machine.apply(structuredClone(command));
-  }
-  async read(): Promise<void> {}
-  watch() {
-    return () => {};
-  }
-}
 
 /** Node `nodeId` reports the published ports it could not open, as its description goes to the leader. */
 function report(proposer: MachineProposer, nodeId: string, conflicts: MeshPortConflict[]): void {
@@ -68,36 +44,23 @@ const web = (ports: Array<{ PublishedPort: number; Protocol?: 'tcp' | 'udp'; Pub
 });
 
 describe('/services: published ports nodes cannot open', () => {
-  let dir: string;
+  let api: Awaited<ReturnType<typeof serveMachineApi>>;
   let socket: string;
-  let server: http.Server;
   let proposer: MachineProposer;
 
   before(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'swarmlet-services-test-'));
-    socket = path.join(dir, 'api.sock');
-    server = http.createServer((req, res) => {
-      const ctx = {
-        proposer,
-        nodeId: 'n1',
-        random: seededRandom(5),
-        now: () => T0,
-        runtime: { inspectImage: async () => ({ id: 'sha256:1', exposedPorts: [] }) },
-      } as unknown as ApiContext;
-      const handle = buildRouter(ctx, noNetworks).match(req);
-      if (!handle) res.writeHead(404).end();
-      else handle(res).catch((err: unknown) => sendError(res, err));
-    });
-    await new Promise<void>((resolve) => server.listen(socket, resolve));
+    api = await serveMachineApi(() => ({ proposer, random: seededRandom(5), engine: noNetworks }));
+    socket = api.socket;
   });
 
   after(async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await rm(dir, { recursive: true, force: true });
+    await api.close();
   });
 
   beforeEach(() => {
-    proposer = new MachineProposer();
+    proposer = new MachineProposer(
+      clusterWith([node('n1', { hostname: 'h1' }), node('n2', { hostname: 'h2' }), node('n3', { hostname: 'h3' }), node('n4', { hostname: 'h4', state: 'down' })]),
+    );
   });
 
   const call = <T = any>(method: string, url: string, body?: unknown) => request<T>(socket, method, `/v1.41${url}`, body);
