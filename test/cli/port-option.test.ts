@@ -6,7 +6,8 @@ import type { EndpointPortConfig } from '../../src/api/types.ts';
 import { parseArgs } from '../../src/cli/flags.ts';
 import { parsePublish, updatePorts } from '../../src/cli/port-option.ts';
 import { CREATE_OPTIONS, buildServiceSpec } from '../../src/cli/service-spec.ts';
-import { UPDATE_OPTIONS, updateServiceSpec } from '../../src/cli/service-update.ts';
+import { UPDATE_OPTIONS } from '../../src/cli/service-update.ts';
+import { updateServiceSpec } from '../../src/cli/service-update-spec.ts';
 import { spec as serviceSpec } from '../helpers/fixtures.ts';
 
 const port = (target: number, published?: number, protocol: 'tcp' | 'udp' | 'sctp' = 'tcp', mode: 'ingress' | 'host' = 'ingress'): EndpointPortConfig => ({

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Service, ServiceSpec } from '../../src/api/types.ts';
 import { parseArgs } from '../../src/cli/flags.ts';
-import { UPDATE_OPTIONS, readServiceUpdate, updateCapabilities, updateServiceSpec } from '../../src/cli/service-update.ts';
+import { UPDATE_OPTIONS } from '../../src/cli/service-update.ts';
+import { readServiceUpdate, updateCapabilities, updateServiceSpec } from '../../src/cli/service-update-spec.ts';
 import { service } from './docker-fixtures.ts';
 import { type FakeApi, type FakeReply, type FakeRequest, runCli, startFakeApi } from './fake-api.ts';
 
