@@ -14,6 +14,7 @@ import { loadOrCreateIdentity } from '../identity/key-store.ts';
 import { describeMeshLimits, resolveMeshLimits } from '../mesh/limits.ts';
 import { RaftProposer } from '../manager/consensus/raft-proposer.ts';
 import { startDiscovery } from './discovery.ts';
+import { tuneHeapForTraffic } from './heap.ts';
 import { socketPathFromUrl } from '../paths.ts';
 import { DockerRuntime } from '../runtime/docker/docker-runtime.ts';
 import { EngineClient } from '../runtime/docker/engine-client.ts';
@@ -108,6 +109,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
 /** Runs a node until SIGTERM or SIGINT. */
 export async function runDaemon(options: DaemonOptions): Promise<void> {
+  tuneHeapForTraffic();
   const daemon = await startDaemon(options);
   await new Promise<void>((resolve) => {
     const onSignal = () => {

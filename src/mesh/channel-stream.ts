@@ -15,8 +15,14 @@
  * that sends beyond its credit is broken or hostile, and is cut off at maxBufferedBytes. end() sends {type: 'end'};
  * the other end's 'end' ends the readable side; a channel that closes before both is an error, so the socket at this
  * end is reset rather than ended as if all was well.
+ *
+ * A splice that joins this stream to a socket (socket-splice.ts) may skip the Duplex's machinery for the bytes and
+ * keep it for the life (end, finish, close, errors): sendNow() sends a socket's read as it is, sealed before it
+ * returns, so the read buffer can be read into again, and writeInto() writes what arrives straight to the socket,
+ * crediting it back as the socket takes it. The wire is the same either way.
  */
 
+import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import type { StreamChannel } from '../cluster/mux/stream.ts';
 
@@ -42,6 +48,11 @@ export class ChannelStream extends Duplex {
   #credited = 0;
   #receivedEnd = false;
   #sentEnd = false;
+  /** Called once the window and the channel have room again after sendNow() answered false. */
+  #onRoom: (() => void) | null = null;
+  /** writeInto()'s socket: what arrives is written to it rather than pushed to the readable side. */
+  #sink: Socket | null = null;
+  #onSinkBytes: (() => void) | null = null;
 
   constructor(channel: StreamChannel, maxBufferedBytes: number) {
     super({ allowHalfOpen: true, readableHighWaterMark: READ_HIGH_WATER, writableHighWaterMark: 64 * 1024 });
@@ -61,16 +72,49 @@ export class ChannelStream extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (!this.#send(chunk)) return callback(this.#closedError());
+    this.#pendingWrite = () => callback();
+    this.#release();
+  }
+
+  /**
+   * Sends `chunk` now, beside the writable side (which the caller then uses only to end): it is sealed or copied
+   * before this returns. Answers whether more may be sent; when not (the window is spent or the channel is over its
+   * high-water mark), `onRoom` is called once there is room again. Throws once the channel is closed.
+   */
+  sendNow(chunk: Uint8Array, onRoom: () => void): boolean {
+    if (!this.#send(chunk)) throw this.#closedError();
+    if (!this.#waitingForDrain && this.#unacknowledged < WINDOW_BYTES) return true;
+    this.#onRoom = onRoom;
+    return false;
+  }
+
+  /**
+   * From now on, what arrives is written straight to `socket` (not pushed to the readable side, which carries only
+   * the other end's `end`), and credited back as the socket takes it: at most a window waits in the socket for a
+   * slow reader, and a peer that sends beyond its credit is cut off as before. `onBytes` is called per payload.
+   */
+  writeInto(socket: Socket, onBytes: () => void): void {
+    this.#sink = socket;
+    this.#onSinkBytes = onBytes;
+    this.resume();
+  }
+
+  /** Sends `chunk` in pieces; false once the channel is closed. */
+  #send(chunk: Uint8Array): boolean {
     for (let at = 0; at < chunk.length; at += MAX_PIECE_BYTES) {
       const piece = chunk.subarray(at, at + MAX_PIECE_BYTES);
       this.#unacknowledged += piece.length;
       if (!this.#channel.sendBytes(piece)) {
-        if (this.#channel.closed) return callback(new Error(`the mesh stream with node ${this.#channel.peer.nodeId} is closed`));
+        if (this.#channel.closed) return false;
         this.#waitingForDrain = true;
       }
     }
-    this.#pendingWrite = () => callback();
-    this.#release();
+    return true;
+  }
+
+  #closedError(): Error {
+    return new Error(`the mesh stream with node ${this.#channel.peer.nodeId} is closed`);
   }
 
   override _final(callback: (error?: Error | null) => void): void {
@@ -86,24 +130,36 @@ export class ChannelStream extends Duplex {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#pendingWrite = null;
+    this.#onRoom = null;
     this.#channel.close(error ? 'the mesh connection was reset' : 'the mesh connection ended');
     callback(error);
   }
 
   #take(bytes: Uint8Array): void {
     if (this.#receivedEnd || this.destroyed) return;
-    if (this.readableLength + bytes.length > Math.max(this.#maxBufferedBytes, WINDOW_BYTES)) {
+    const sink = this.#sink;
+    if ((sink ? sink.writableLength : this.readableLength) + bytes.length > Math.max(this.#maxBufferedBytes, WINDOW_BYTES)) {
       this.destroy(new Error(`node ${this.#channel.peer.nodeId} sent over ${this.#maxBufferedBytes} bytes that could not be delivered (beyond its credit)`));
       return;
     }
     this.#received += bytes.length;
+    if (sink) {
+      this.#onSinkBytes!();
+      sink.write(bytes, this.#sunk);
+      return;
+    }
     this.push(bytes);
     this.#credit();
   }
 
-  /** Gives back credit for what the reader has taken, a step at a time. */
+  /** A write to writeInto()'s socket is done: credit what it has taken. */
+  readonly #sunk = (): void => {
+    this.#credit();
+  };
+
+  /** Gives back credit for what the reader (or writeInto()'s socket) has taken, a step at a time. */
   #credit(): void {
-    const taken = this.#received - this.readableLength;
+    const taken = this.#received - (this.#sink ? this.#sink.writableLength : this.readableLength);
     if (taken - this.#credited < CREDIT_STEP || this.#channel.closed) return;
     this.#channel.send({ type: 'credit', bytes: taken - this.#credited });
     this.#credited = taken;
@@ -128,7 +184,11 @@ export class ChannelStream extends Duplex {
 
   /** Acknowledges the pending write once the channel has room and the window is not spent. */
   #release(): void {
-    if (this.#waitingForDrain || this.#unacknowledged >= WINDOW_BYTES || !this.#pendingWrite) return;
+    if (this.#waitingForDrain || this.#unacknowledged >= WINDOW_BYTES) return;
+    const onRoom = this.#onRoom;
+    this.#onRoom = null;
+    onRoom?.();
+    if (!this.#pendingWrite) return;
     const done = this.#pendingWrite;
     this.#pendingWrite = null;
     done();

@@ -16,7 +16,6 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer, Socket, type Server } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { describeError } from '../errors.ts';
 import type { PeerMessage } from '../cluster/peers.ts';
 import type { StreamChannel } from '../cluster/mux/stream.ts';
@@ -26,8 +25,8 @@ import { ChannelStream } from './channel-stream.ts';
 import { resolveMeshLimits, type MeshLimits } from './limits.ts';
 import { MESH_CONNECT, type MeshConnectRequest } from './protocol.ts';
 import type { ProxyAddresses } from './proxy-protocol.ts';
-import { connectUpstream, spliceSockets } from './socket-splice.ts';
-import { splice, type Splice } from './splice.ts';
+import { connectUpstream, spliceSocketStream, spliceSockets } from './socket-splice.ts';
+import type { Splice } from './splice.ts';
 import { TaskConnections, type Cuttable } from './task-connections.ts';
 
 /** What the ingress needs of the peer network (PeerNetwork is the implementation). */
@@ -171,7 +170,7 @@ export class IngressListener {
     const { client } = connection;
     const proxy = this.#options.proxyProtocol ? proxyAddresses(client) : undefined;
     const tried = new Set<string>();
-    let upstream: Duplex | null = null;
+    let upstream: Socket | ChannelStream | null = null;
     // Until a backend is reached, a client that goes away only needs its attempt abandoned.
     let gone = false;
     const onGone = () => (gone = true);
@@ -224,8 +223,9 @@ export class IngressListener {
     }
     const taskId = connection.taskId!;
     const options = { idleTimeoutMs: this.#limits.idleTimeoutMs, maxBufferedBytes: this.#limits.maxBufferedBytes };
-    // A local container's socket is spliced socket to socket (socket-splice.ts); a mesh stream the generic way.
-    connection.splice = upstream instanceof Socket ? spliceSockets(client, upstream, options) : splice(client, upstream, options);
+    // A local container's socket is spliced socket to socket, a mesh stream to another node socket to stream
+    // (socket-splice.ts).
+    connection.splice = upstream instanceof Socket ? spliceSockets(client, upstream, options) : spliceSocketStream(client, upstream, options);
     client.resume();
     await connection.splice.done;
     this.#balancer.release(taskId);
@@ -234,7 +234,7 @@ export class IngressListener {
   }
 
   /** A byte stream to `backend`'s container port, accepted (and, when asked for, its PROXY header written). */
-  async #reach(backend: Backend, proxy: ProxyAddresses | undefined): Promise<Duplex> {
+  async #reach(backend: Backend, proxy: ProxyAddresses | undefined): Promise<Socket | ChannelStream> {
     const { connectTimeoutMs, maxBufferedBytes } = this.#limits;
     if (backend.address !== null) return connectUpstream(backend.address, this.#options.targetPort, connectTimeoutMs, proxy);
     const peers = this.#options.peers();

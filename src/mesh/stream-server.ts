@@ -17,10 +17,10 @@ import type { PeerMessage } from '../cluster/peers.ts';
 import type { StreamChannel } from '../cluster/mux/stream.ts';
 import type { Logger } from '../util/logger.ts';
 import { ChannelStream } from './channel-stream.ts';
-import { connectLocal } from './connect.ts';
 import { resolveMeshLimits, type MeshLimits } from './limits.ts';
 import { connectRequestSchema, MESH_CONNECT } from './protocol.ts';
-import { splice, type Splice } from './splice.ts';
+import { connectUpstream, spliceSocketStream } from './socket-splice.ts';
+import type { Splice } from './splice.ts';
 import { TaskConnections } from './task-connections.ts';
 
 /** What the stream server needs of the peer network (PeerNetwork is the implementation). */
@@ -81,7 +81,7 @@ export class MeshStreamServer {
     this.#byTask.add(taskId, counted);
     let container: Socket;
     try {
-      container = await connectLocal(address, port, this.#limits.connectTimeoutMs, proxy);
+      container = await connectUpstream(address, port, this.#limits.connectTimeoutMs, proxy);
     } catch (err) {
       this.#byTask.delete(taskId, counted);
       throw err;
@@ -92,7 +92,7 @@ export class MeshStreamServer {
       throw new Error(cutBefore ?? 'the mesh stream closed while the container was being reached');
     }
     const stream = new ChannelStream(channel, this.#limits.maxBufferedBytes);
-    const spliced = splice(stream, container, { idleTimeoutMs: this.#limits.idleTimeoutMs, maxBufferedBytes: this.#limits.maxBufferedBytes });
+    const spliced = spliceSocketStream(container, stream, { idleTimeoutMs: this.#limits.idleTimeoutMs, maxBufferedBytes: this.#limits.maxBufferedBytes });
     forwarded = spliced;
     void spliced.done.then(({ clean, reason }) => {
       this.#byTask.delete(taskId, counted);

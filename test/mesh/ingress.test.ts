@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { PeerNetwork } from '../../src/cluster/peers.ts';
 import type { Backend } from '../../src/mesh/balancer.ts';
@@ -84,23 +84,32 @@ describe('ingress routing mesh', { timeout: 30_000 }, () => {
     });
   }
 
-  it('carries a 64 MiB download from a local task intact, spliced socket to socket', async () => {
-    const payload = randomBytes(64 << 20);
-    const source = createServer((socket) => {
-      socket.on('error', () => {});
-      socket.end(payload);
+  const bulkCases = [
+    ['a local task, spliced socket to socket', '127.0.0.6', () => local('bulk', '127.0.0.6')],
+    ['a task on another node, socket to mesh stream on both nodes', '127.0.0.7', () => remote('bulk')],
+  ] as const;
+  for (const [where, address, backend] of bulkCases) {
+    it(`carries a 64 MiB download from ${where}, intact`, async () => {
+      const payload = randomBytes(64 << 20);
+      const source = createServer((socket) => {
+        socket.on('error', () => {});
+        socket.end(payload);
+      });
+      // The far node's stream server reaches its tasks on the service's target port.
+      await new Promise<void>((resolve) => source.listen(targetPort, address, () => resolve()));
+      farTasks.set('bulk', address);
+      try {
+        const ingress = await listener([backend()]);
+        const { reply } = await roundTrip(ingress.port, Buffer.alloc(0));
+        assert.equal(reply.length, payload.length);
+        assert.equal(sha256(reply), sha256(payload));
+        await until('the connection to be released', () => ingress.stats().connections === 0);
+      } finally {
+        farTasks.delete('bulk');
+        await new Promise<void>((resolve) => source.close(() => resolve()));
+      }
     });
-    await new Promise<void>((resolve) => source.listen(0, '127.0.0.6', () => resolve()));
-    try {
-      const ingress = await listener([local('local-bulk', '127.0.0.6')], { targetPort: (source.address() as AddressInfo).port });
-      const { reply } = await roundTrip(ingress.port, Buffer.alloc(0));
-      assert.equal(reply.length, payload.length);
-      assert.equal(sha256(reply), sha256(payload));
-      await until('the connection to be released', () => ingress.stats().connections === 0);
-    } finally {
-      await new Promise<void>((resolve) => source.close(() => resolve()));
-    }
-  });
+  }
 
   it('spreads connections across tasks, local and remote: least connections, taking turns', async () => {
     const table = [local('local-1', '127.0.0.2'), local('local-2', '127.0.0.3'), remote('remote-1')];
