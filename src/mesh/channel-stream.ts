@@ -11,11 +11,10 @@
  *
  * Writing: each chunk goes out with sendBytes; while the channel is over its high-water mark (sendBytes answered
  * false) or the window is spent, the write is not acknowledged, so whoever pipes into this stream stops reading its
- * socket. Reading: bytes are pushed as they come, and credited once the reader has taken an eighth of the window. A
+ * socket. Reading: bytes are pushed as they come, and credited once the reader has taken a quarter of the window. A
  * peer that sends beyond its credit is broken or hostile, and is cut off at maxBufferedBytes (or the window and one
- * write, if more). end() sends {type: 'end'};
- * the other end's 'end' ends the readable side; a channel that closes before both is an error, so the socket at this
- * end is reset rather than ended as if all was well.
+ * write, if more). end() sends {type: 'end'}; the other end's 'end' ends the readable side; a channel that closes
+ * before both is an error, so the socket at this end is reset rather than ended as if all was well.
  *
  * A splice that joins this stream to a socket (socket-splice.ts) may skip the Duplex's machinery for the bytes and
  * keep it for the life (end, finish, close, errors): sendNow() sends a socket's read as it is, sealed before it
@@ -41,7 +40,7 @@ export const WINDOW_BYTES = 2 << 20;
 /** The largest write a user of this stream makes: a socket read, at most a bulk read buffer (read-buffers.ts). */
 const WRITE_BYTES = BULK_BYTES;
 /** Credit is given back in steps of this many bytes taken, not per chunk. */
-const CREDIT_STEP = WINDOW_BYTES / 8;
+const CREDIT_STEP = WINDOW_BYTES / 4;
 /** Bytes the readable side holds before Node stops asking for more (reads are paced by the window anyway). */
 const READ_HIGH_WATER = 256 * 1024;
 /** Largest piece sent in one frame (see WINDOW_BYTES). */
