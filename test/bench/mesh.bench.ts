@@ -33,9 +33,13 @@
  *      h2's daemon still holds it, the streams reuse it, its figure there is a floor and the summary says so
  *      (SWARMLET_BENCH_MESH_IDLE=1 leaves its heap nearly fresh);
  *    VmRSS of both daemons before, after each step and after they close, and how long the opening took;
- * 2. throughput: downloading the 256 MB file with curl, SWARMLET_BENCH_MESH_RUNS times per path (default 3, the
- *    paths interleaved); the median's ratio to direct against the goals (≥ 0.5 same host, ≥ 0.4 across hosts), and
- *    the CPU the two daemons spent per GB. A download that fails is reported with what the daemons logged;
+ * 2. throughput: downloading the 256 MB file with curl, once per path to warm up (the first transfer after a daemon
+ *    starts runs while V8 compiles its path: shown, not counted), then SWARMLET_BENCH_MESH_RUNS times per path
+ *    (default 3, the paths interleaved); the median's ratio to direct against the goals (≥ 0.5 same host, ≥ 0.4 across hosts), and
+ *    the CPU the two daemons spent per GB. A download that fails is reported with what the daemons logged. Beside
+ *    them, as the reference for across hosts, two plain Node TCP relays (mesh-load.ts relay: pipes, no encryption)
+ *    on h1 and h2 making the same three TCP hops: what any design that moves the bytes through a user-space process
+ *    on each host pays on this machine before it encrypts anything;
  * 3. latency of small requests (one 36-byte request, one 66-byte answer): on 4 keep-alive connections at 200
  *    requests/s, on 16 at saturation, and a new connection per request at 15/s and at saturation (8 at once); the
  *    added latency is the mesh's percentile minus direct's; the daemons' CPU per request beside it;
@@ -107,9 +111,18 @@ const CLOCK_TICKS = 100;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const loadAverage = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
 
-type PathName = 'direct' | 'local' | 'remote';
+type PathName = 'direct' | 'local' | 'remote' | 'relay';
+/** The paths every figure is taken for; the relay only for throughput. */
 const PATHS: PathName[] = ['direct', 'local', 'remote'];
-const PATH_TITLE: Record<PathName, string> = { direct: 'direct (h2 → container)', local: 'mesh, same host (h2 → h2:port)', remote: 'mesh, across hosts (h1 → h1:port → h2)' };
+const THROUGHPUT_PATHS: PathName[] = [...PATHS, 'relay'];
+const PATH_TITLE: Record<PathName, string> = {
+  direct: 'direct (h2 → container)',
+  local: 'mesh, same host (h2 → h2:port)',
+  remote: 'mesh, across hosts (h1 → h1:port → h2)',
+  relay: 'reference: two plain TCP relays, no encryption (h1 → h1:9100 → h2:9101 → container)',
+};
+/** The reference relays' ports on h1 and h2 (mesh-load.ts relay). */
+const RELAY_PORTS = { h1: 9100, h2: 9101 };
 
 /** Where a path's client runs, what it connects to for one target port, and from which address. */
 interface Route {
@@ -130,12 +143,15 @@ interface Setup {
   /** The task container's address on h2's docker bridge, and its main process. */
   containerIp: string;
   containerPid: number;
+  /** The reference relays, while the throughput is measured. */
+  relays?: { h1: HostProcess; h2: HostProcess };
 }
 
 function route(setup: Setup, via: PathName, port: { published: number; target: number }): Route {
   const [h1, h2] = setup.hosts as [Host, Host];
   if (via === 'direct') return { client: h2, host: setup.containerIp, port: port.target, source: h2.address };
   if (via === 'local') return { client: h2, host: h2.address, port: port.published };
+  if (via === 'relay') return { client: h1, host: h1.address, port: RELAY_PORTS.h1 };
   return { client: h1, host: h1.address, port: port.published };
 }
 
@@ -196,6 +212,8 @@ async function cpuTimes(pid: number): Promise<{ user: number; system: number }> 
 }
 
 const pidOf = (setup: Setup, host: string) => daemonOf(setup, host).process.pid;
+/** The processes a path's bytes go through on h1 and h2: the daemons, or the reference relays. */
+const forwarders = (setup: Setup, via: PathName) => (via === 'relay' ? { h1: setup.relays!.h1.pid, h2: setup.relays!.h2.pid } : { h1: pidOf(setup, 'h1'), h2: pidOf(setup, 'h2') });
 const ms = (value: number) => (Number.isFinite(value) ? `${value.toFixed(value < 10 ? 2 : 1)} ms` : 'n/a');
 const signedMs = (value: number) => (Number.isFinite(value) ? `${value >= 0 ? '+' : ''}${value.toFixed(2)} ms` : 'n/a');
 
@@ -292,10 +310,11 @@ interface Transfer {
 
 async function download(setup: Setup, via: PathName): Promise<Transfer> {
   const r = route(setup, via, HTTP_PORT);
-  const before = { h1: await cpuSeconds(pidOf(setup, 'h1')), h2: await cpuSeconds(pidOf(setup, 'h2')) };
+  const pids = forwarders(setup, via);
+  const before = { h1: await cpuSeconds(pids.h1), h2: await cpuSeconds(pids.h2) };
   const marks = logMarks(setup);
   const result = await curl(r.client, `http://${r.host}:${r.port}/big`, 120, '%{speed_download} %{size_download}');
-  const cpu = { h1: (await cpuSeconds(pidOf(setup, 'h1'))) - before.h1, h2: (await cpuSeconds(pidOf(setup, 'h2'))) - before.h2 };
+  const cpu = { h1: (await cpuSeconds(pids.h1)) - before.h1, h2: (await cpuSeconds(pids.h2)) - before.h2 };
   const [rate, bytes] = result.out.split(' ').map(Number) as [number, number];
   const whole = BIG_MB * 2 ** 20;
   if (!result.ok || bytes !== whole) {
@@ -314,25 +333,49 @@ const succeeded = (list: Transfer[]) => list.filter((t) => t.error === undefined
 const medianRate = (list: Transfer[]) => (succeeded(list).length ? median(succeeded(list).map((t) => t.rate)) : NaN);
 
 async function throughput(setup: Setup): Promise<Map<PathName, Transfer[]>> {
-  const transfers = new Map<PathName, Transfer[]>(PATHS.map((p) => [p, []]));
-  for (let run = 0; run < RUNS; run++) {
-    for (const via of PATHS) transfers.get(via)!.push(await download(setup, via));
+  setup.relays = await startRelays(setup);
+  const transfers = new Map<PathName, Transfer[]>(THROUGHPUT_PATHS.map((p) => [p, []]));
+  const warmUps = new Map<PathName, Transfer>();
+  try {
+    // The first download of a path after a daemon starts runs while V8 compiles that path: shown, not counted.
+    for (const via of THROUGHPUT_PATHS) warmUps.set(via, await download(setup, via));
+    for (let run = 0; run < RUNS; run++) {
+      for (const via of THROUGHPUT_PATHS) transfers.get(via)!.push(await download(setup, via));
+    }
+  } finally {
+    await Promise.all([setup.relays.h1.end(5_000), setup.relays.h2.end(5_000)]);
+    delete setup.relays;
   }
   const direct = medianRate(transfers.get('direct')!);
   printTable(
-    `mesh throughput: ${BIG_MB} MiB from busybox httpd, curl, ${RUNS} run(s) per path (MB = 10^6 bytes); daemon CPU per GB moved`,
-    ['path', 'runs (MB/s)', 'median', 'ratio to direct', 'goal', 'h1 daemon CPU s/GB', 'h2 daemon CPU s/GB'],
-    PATHS.map((via) => {
+    `mesh throughput: ${BIG_MB} MiB from busybox httpd, curl, ${RUNS} run(s) per path (MB = 10^6 bytes); CPU per GB moved of the daemons (of the relays on the reference row)`,
+    ['path', 'warm-up, not counted', 'runs (MB/s)', 'median', 'ratio to direct', 'goal', 'h1 CPU s/GB', 'h2 CPU s/GB'],
+    THROUGHPUT_PATHS.map((via) => {
       const list = transfers.get(via)!;
       const mid = medianRate(list);
       const gb = list.reduce((sum, t) => sum + t.bytes, 0) / 1e9;
       const cpu = (host: 'h1' | 'h2') => (list.reduce((sum, t) => sum + t.cpu[host], 0) / gb).toFixed(2);
-      const goal = via === 'direct' ? '-' : `≥ ${THROUGHPUT_GOAL[via]}: ${verdict(mid / direct >= THROUGHPUT_GOAL[via])}`;
-      const runs = list.map((t) => (t.error === undefined ? (t.rate / 1e6).toFixed(0) : 'failed')).join(', ');
-      return [PATH_TITLE[via], runs, Number.isNaN(mid) ? 'n/a' : `${(mid / 1e6).toFixed(0)} MB/s`, Number.isNaN(mid / direct) ? 'n/a' : (mid / direct).toFixed(2), goal, cpu('h1'), cpu('h2')];
+      const goal = via === 'local' || via === 'remote' ? `≥ ${THROUGHPUT_GOAL[via]}: ${verdict(mid / direct >= THROUGHPUT_GOAL[via])}` : '-';
+      const rate = (t: Transfer) => (t.error === undefined ? (t.rate / 1e6).toFixed(0) : 'failed');
+      const runs = list.map(rate).join(', ');
+      return [PATH_TITLE[via], rate(warmUps.get(via)!), runs, Number.isNaN(mid) ? 'n/a' : `${(mid / 1e6).toFixed(0)} MB/s`, Number.isNaN(mid / direct) ? 'n/a' : (mid / direct).toFixed(2), goal, cpu('h1'), cpu('h2')];
     }),
   );
   return transfers;
+}
+
+/** The reference: a plain relay on h2 to the container, and one on h1 to h2's, each answering before it is timed. */
+async function startRelays(setup: Setup): Promise<{ h1: HostProcess; h2: HostProcess }> {
+  const [h1, h2] = setup.hosts as [Host, Host];
+  const start = async (host: Host, port: number, toHost: string, toPort: number) => {
+    const relay = host.spawn([process.execPath, LOAD_SCRIPT, 'relay', JSON.stringify({ host: host.address, port, toHost, toPort })], { name: `${host.name}-relay` });
+    await relay.waitForOutput('"listening"', 10_000);
+    return relay;
+  };
+  const relays = { h2: await start(h2, RELAY_PORTS.h2, setup.containerIp, HTTP_PORT.target), h1: await start(h1, RELAY_PORTS.h1, h2.address, RELAY_PORTS.h2) };
+  const r = route(setup, 'relay', HTTP_PORT);
+  await untilTrue(`the reference relays: http://${r.host}:${r.port}/small from ${r.client.name}`, async () => (await curl(r.client, `http://${r.host}:${r.port}/small`, 3)).out === '200', 30_000);
+  return relays;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -873,7 +916,8 @@ async function main(): Promise<void> {
   summary(
     `mesh throughput (${BIG_MB} MiB, median of ${RUNS}): direct ${(mid('direct') / 1e6).toFixed(0)} MB/s, ` +
       `mesh same host ${(mid('local') / 1e6).toFixed(0)} MB/s = ${ratio('local').toFixed(2)} (goal ≥ ${THROUGHPUT_GOAL.local}: ${verdict(ratio('local') >= THROUGHPUT_GOAL.local)}${failures('local')}), ` +
-      `mesh across hosts (encrypted) ${(mid('remote') / 1e6).toFixed(0)} MB/s = ${ratio('remote').toFixed(2)} (goal ≥ ${THROUGHPUT_GOAL.remote}: ${verdict(ratio('remote') >= THROUGHPUT_GOAL.remote)}${failures('remote')})${failures('direct')}`,
+      `mesh across hosts (encrypted) ${(mid('remote') / 1e6).toFixed(0)} MB/s = ${ratio('remote').toFixed(2)} (goal ≥ ${THROUGHPUT_GOAL.remote}: ${verdict(ratio('remote') >= THROUGHPUT_GOAL.remote)}${failures('remote')})${failures('direct')}; ` +
+      `reference, the same three TCP hops through two plain Node relays with no encryption: ${(mid('relay') / 1e6).toFixed(0)} MB/s = ${ratio('relay').toFixed(2)}${failures('relay')}`,
   );
   for (const scenario of SCENARIOS) {
     const byPath = latencies.get(scenario.name)!;

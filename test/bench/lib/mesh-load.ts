@@ -7,6 +7,7 @@
  *   node mesh-load.ts keepalive '{"host":"10.77.0.12","port":8081,"connections":8,"seconds":5,"rate":200}'
  *   node mesh-load.ts connect '{"host":"10.77.0.12","port":8081,"concurrency":8,"seconds":5}'
  *   node mesh-load.ts idle '{"host":"127.0.0.1","port":8082,"sources":["127.0.0.2"],"count":500,"inFlight":100}'
+ *   node mesh-load.ts relay '{"host":"10.77.0.11","port":9100,"toHost":"10.77.0.12","toPort":9101}'
  *
  * Why it is written this way:
  * - Requests are HTTP/1.1 over raw sockets, not node:http: the server answers every request with the same 66
@@ -19,6 +20,9 @@
  * - `idle` opens its connections `inFlight` at a time, as fast as they are answered, sends one request on each (so
  *   each has really reached the backend through the mesh), then holds it open and idle until SIGTERM; it prints how
  *   long the opening took and the slowest connection (a stall shows there), and on SIGUSR2 how many are still open.
+ * - `relay` is the reference for the mesh across hosts: a plain TCP relay, each connection piped to a new one with
+ *   Node's streams, no encryption, no multiplexing. Two of them (one per host) make the same three TCP hops as the
+ *   mesh across hosts, so they show what moving the bytes through two user-space processes costs on the machine.
  */
 
 import net from 'node:net';
@@ -352,6 +356,19 @@ async function idle(options: IdleOptions): Promise<void> {
   setInterval(() => {}, 1 << 30);
 }
 
+/** Pipes every connection on host:port to toHost:toPort, both ways, until SIGTERM. */
+function relay(options: { host: string; port: number; toHost: string; toPort: number }): void {
+  const server = net.createServer((client) => {
+    const upstream = net.connect(options.toPort, options.toHost);
+    client.pipe(upstream).on('error', () => client.destroy());
+    upstream.pipe(client).on('error', () => upstream.destroy());
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  server.listen(options.port, options.host, () => print({ listening: true }));
+  process.on('SIGTERM', () => process.exit(0));
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 
 const [mode, json] = process.argv.slice(2);
@@ -369,7 +386,10 @@ switch (mode) {
   case 'idle':
     await idle(options);
     break;
+  case 'relay':
+    relay(options);
+    break;
   default:
-    console.error(`mesh-load: unknown mode ${mode}: use serve, keepalive, connect or idle`);
+    console.error(`mesh-load: unknown mode ${mode}: use serve, keepalive, connect, idle or relay`);
     process.exit(2);
 }
