@@ -47,7 +47,7 @@ const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, 
  */
 export function sinceTimestamp(value: string, now: number): string {
   if (/^\d+(?:\.\d+)?$/.test(value)) return value;
-  const parts = /^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$/.test(value) ? value.match(/\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h)/g)! : null;
+  const parts = /^(?:\d+(?:\.\d+)?(?:ns|us|\u00b5s|ms|s|m|h))+$/.test(value) ? value.match(/\d+(?:\.\d+)?(?:ns|us|\u00b5s|ms|s|m|h)/g)! : null;
   const ms = parts
     ? now - parts.reduce((sum, part) => sum + Number(/^[\d.]+/.exec(part)![0]) * DURATION_UNITS[part.replace(/^[\d.]+/, '')]!, 0)
     : Date.parse(value);

@@ -19,7 +19,7 @@ const UNIT_NANOS: Record<string, bigint> = {
   h: 3_600_000_000_000n,
 };
 
-const COMPONENT = /(\d*)(?:\.(\d*))?(ns|us|µs|μs|ms|s|m|h)/y;
+const COMPONENT = /(\d*)(?:\.(\d*))?(ns|us|\u00b5s|\u03bcs|ms|s|m|h)/y;
 
 /**
  * Parses a non-negative Go duration into nanoseconds. Like Go, `0` needs no unit and fractions are allowed in any
