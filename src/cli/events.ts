@@ -10,6 +10,7 @@ import { type ErrorCode, SwarmletError, invalidArgument } from '../errors.ts';
 import { API_VERSION } from '../version.ts';
 import type { CommandSpec } from './command.ts';
 import { filtersQuery, listOption, stringOption } from './flags.ts';
+import { apiTimestamp } from './timestamp.ts';
 
 /** The fields of Docker's EventMessage that the default line shows. */
 interface EventMessage {
@@ -17,38 +18,6 @@ interface EventMessage {
   Action?: string;
   Actor?: { ID?: string; Attributes?: Record<string, string> };
   time?: number;
-}
-
-/** Go's duration units, in nanoseconds. */
-const DURATION_UNITS: Record<string, bigint> = { ns: 1n, us: 1_000n, µs: 1_000n, ms: 1_000_000n, s: 1_000_000_000n, m: 60_000_000_000n, h: 3_600_000_000_000n };
-const DURATION = /^(?:\d+(?:\.\d+)?(?:ns|us|\u00b5s|ms|s|m|h))+$/;
-
-/** Nanoseconds of a Go duration such as `10m` or `1h30m`. */
-function durationNanos(value: string): bigint {
-  let total = 0n;
-  for (const [, amount, unit] of value.matchAll(/(\d+(?:\.\d+)?)(ns|us|\u00b5s|ms|s|m|h)/g)) {
-    const [whole, fraction = ''] = amount!.split('.');
-    const scale = DURATION_UNITS[unit!]!;
-    total += BigInt(whole!) * scale + (BigInt(fraction.padEnd(9, '0').slice(0, 9)) * scale) / 1_000_000_000n;
-  }
-  return total;
-}
-
-/** `seconds.nanoseconds`, the form the API takes. */
-const unixText = (nanos: bigint) => `${nanos / 1_000_000_000n}.${String(nanos % 1_000_000_000n).padStart(9, '0')}`;
-
-/**
- * `--since` / `--until` as the docker CLI reads them: a Go duration counted back from now (`10m`, `1h30m`), a date
- * (RFC 3339, or `2006-01-02[T15:04:05]` in local time), or Unix seconds with an optional fraction. Returns the
- * `seconds.nanoseconds` text the API takes.
- */
-export function eventTimestamp(value: string, now: number, flag: string): string {
-  if (value !== '0' && DURATION.test(value)) return unixText(BigInt(now) * 1_000_000n - durationNanos(value));
-  if (/^\d+(\.\d{1,9})?$/.test(value)) return value;
-  // A date without a time or zone is local midnight, as docker reads it; JS would read it as UTC.
-  const parsed = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00` : value);
-  if (/^\d{4}-\d{2}-\d{2}/.test(value) && !Number.isNaN(parsed)) return unixText(BigInt(parsed) * 1_000_000n);
-  throw invalidArgument(`invalid value "${value}" for --${flag}: use a duration (10m, 1h30m), a date (2024-01-31T15:04:05Z) or Unix seconds`);
 }
 
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');
@@ -145,7 +114,7 @@ export const eventsCommand: CommandSpec = {
     const query = new URLSearchParams();
     for (const flag of ['since', 'until']) {
       const value = stringOption(options, flag);
-      if (value !== undefined && value !== '') query.set(flag, eventTimestamp(value, ctx.now(), flag));
+      if (value !== undefined && value !== '') query.set(flag, apiTimestamp(value, ctx.now(), flag));
     }
     const filters = filtersQuery(listOption(options, 'filter'));
     if (filters) query.set('filters', filters);

@@ -18,6 +18,7 @@ import type { ApiClient } from './api-client.ts';
 import type { CommandContext, CommandSpec } from './command.ts';
 import { type OptionSpec, booleanOption, stringOption } from './flags.ts';
 import { shortId } from './format.ts';
+import { apiTimestamp } from './timestamp.ts';
 
 const OPTIONS: OptionSpec[] = [
   { name: 'details', description: 'Show extra details provided to logs' },
@@ -37,23 +38,6 @@ export interface LogsFlags {
   noTaskIds: boolean;
   noTrunc: boolean;
   timestamps: boolean;
-}
-
-const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
-
-/**
- * `--since` as the API wants it, Unix seconds with nine fraction digits, from what the docker CLI accepts: a Unix
- * time as it is, a Go duration (`42m`, `1h30m`) back from now, or a date (RFC 3339; local time without a zone).
- */
-export function sinceTimestamp(value: string, now: number): string {
-  if (/^\d+(?:\.\d+)?$/.test(value)) return value;
-  const parts = /^(?:\d+(?:\.\d+)?(?:ns|us|\u00b5s|ms|s|m|h))+$/.test(value) ? value.match(/\d+(?:\.\d+)?(?:ns|us|\u00b5s|ms|s|m|h)/g)! : null;
-  const ms = parts
-    ? now - parts.reduce((sum, part) => sum + Number(/^[\d.]+/.exec(part)![0]) * DURATION_UNITS[part.replace(/^[\d.]+/, '')]!, 0)
-    : Date.parse(value);
-  if (!Number.isFinite(ms)) throw invalidArgument(`invalid value for --since: "${value}" is not a timestamp, a date or a duration like 42m`);
-  const seconds = Math.floor(ms / 1000);
-  return `${seconds}.${String(Math.round((ms - seconds * 1000) * 1e6)).padStart(9, '0')}`;
 }
 
 /** Digits of a number in base 10: how wide slot numbers are padded. */
@@ -185,7 +169,7 @@ export const logsCommand: CommandSpec = {
       timestamps: flags.timestamps ? '1' : undefined,
       // The context is what names each line; --raw without --details goes without it.
       details: flags.details || !raw ? '1' : undefined,
-      since: since ? sinceTimestamp(since, ctx.now()) : undefined,
+      since: since ? apiTimestamp(since, ctx.now(), 'since') : undefined,
       tail: stringOption(options, 'tail') ?? 'all',
     });
     if (target.tty) {

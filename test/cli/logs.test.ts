@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatLine, sinceTimestamp, TaskNamer, type LogsFlags } from '../../src/cli/logs.ts';
+import { formatLine, TaskNamer, type LogsFlags } from '../../src/cli/logs.ts';
 
 const flags: LogsFlags = { details: false, noResolve: false, noTaskIds: false, noTrunc: false, timestamps: false };
 const details = 'com.docker.swarm.node.id=node1,com.docker.swarm.service.id=svc1,com.docker.swarm.task.id=task1abcdefghijklmnop';
@@ -21,15 +21,6 @@ function fakeApi(calls: string[] = []) {
 }
 
 describe('service logs in the CLI', () => {
-  it('converts --since as docker does: Unix times as they are, durations back from now, dates', () => {
-    const now = Date.UTC(2026, 10, 27, 3, 0, 0, 250);
-    assert.equal(sinceTimestamp('1700000000.5', now), '1700000000.5');
-    assert.equal(sinceTimestamp('42m', now), `${now / 1000 - 42 * 60 - 0.25}.250000000`);
-    assert.equal(sinceTimestamp('1h30m', now), `${Math.floor(now / 1000) - 5400}.250000000`);
-    assert.equal(sinceTimestamp('2026-11-27T03:00:00Z', now), `${Date.UTC(2026, 10, 27, 3) / 1000}.000000000`);
-    assert.throws(() => sinceTimestamp('yesterday-ish', now), /--since/);
-  });
-
   it('prints name.slot.id@node, padded to the widest slot, then the message; one lookup per task', async () => {
     const calls: string[] = [];
     const namer = new TaskNamer(fakeApi(calls), flags, 2);
