@@ -149,8 +149,9 @@ export class ChannelStream extends Duplex {
   #take(bytes: Uint8Array): void {
     if (this.#receivedEnd || this.destroyed) return;
     const sink = this.#sink;
-    if ((sink ? sink.writableLength : this.readableLength) + bytes.length > Math.max(this.#maxBufferedBytes, WINDOW_BYTES + WRITE_BYTES)) {
-      this.destroy(new Error(`node ${this.#channel.peer.nodeId} sent over ${this.#maxBufferedBytes} bytes that could not be delivered (beyond its credit)`));
+    const bound = Math.max(this.#maxBufferedBytes, WINDOW_BYTES + WRITE_BYTES);
+    if ((sink ? sink.writableLength : this.readableLength) + bytes.length > bound) {
+      this.destroy(new Error(`node ${this.#channel.peer.nodeId} sent over ${bound} bytes that could not be delivered (beyond its credit)`));
       return;
     }
     this.#received += bytes.length;

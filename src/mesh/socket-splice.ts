@@ -15,8 +15,8 @@
  * usual 'data' path, with the same one-write-in-flight rule.
  *
  * spliceSocketStream joins a socket to a mesh stream to another node (channel-stream.ts) by the same rules: the
- * socket's reads are sealed into the stream as they come (a container's socket reading into the buffers above, so
- * frames carry up to a bulk buffer's bytes and nothing is allocated per read), and what the stream receives is
+ * socket's reads are sealed into the stream as they come (a container's socket reads into the buffers above, so
+ * nothing is allocated per read and a bulk read of up to 1 MiB is sealed in one go), and what the stream receives is
  * written straight to the socket, credited back as the socket takes it.
  *
  * On loopback (test/bench/pipe.bench.ts: busybox httpd sending 256 MiB with sendfile, curl reading, two busy cores)

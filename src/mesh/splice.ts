@@ -1,9 +1,10 @@
 /**
- * Joins two byte streams into one forwarded connection: a client socket and a container socket, or either and a
- * mesh stream to another node. Used on both ends of the mesh so they follow the same rules:
+ * The life of one forwarded connection, whatever moves its bytes: a client socket joined to a container socket, or
+ * either to a mesh stream to another node (socket-splice.ts has both splicers). Both ends of the mesh follow the
+ * same rules:
  *
- * - backpressure both ways: each direction is a pipe, which stops reading its source while the destination's
- *   buffer is over its high-water mark, so a slow reader costs a bounded buffer, never a growing one;
+ * - backpressure both ways: a direction stops reading its source while the destination holds what it was given,
+ *   so a slow reader costs a bounded buffer, never a growing one;
  * - half-close: a side's end (FIN, or the stream's `end`) ends the other side's writing; the connection is over
  *   when both directions have ended and every byte was taken;
  * - a reset (error, or a side closing before both directions ended) destroys the other side too;
@@ -82,16 +83,6 @@ export function spliceEnds<S extends Duplex>(a: S, b: S, options: SpliceOptions,
   }
   armIdle(options.idleTimeoutMs);
   return { done, abort };
-}
-
-export function splice(a: Duplex, b: Duplex, options: SpliceOptions): Splice {
-  return spliceEnds(a, b, options, (from, to, shared) => {
-    from.on('data', (chunk: Buffer) => {
-      shared.lastActivity = performance.now();
-      if (to.writableLength + chunk.length > options.maxBufferedBytes) shared.abort(`over ${options.maxBufferedBytes} bytes waited to be written`);
-    });
-    from.pipe(to);
-  });
 }
 
 /**

@@ -8,8 +8,8 @@
  *
  * - direct: the client connects to the source;
  * - mesh: through an IngressListener whose task is the source (src/mesh/ingress.ts → socket-splice.ts);
- * - generic splice: through a listener that joins the sockets with splice.ts, the path the ingress took to a local
- *   task before socket-splice.ts (and still takes to a mesh stream): the figure to compare against.
+ * - generic splice: through a listener that joins the sockets with Node's pipes under the same connection rules
+ *   (splice.ts's spliceEnds), the path the ingress took before socket-splice.ts: the figure to compare against.
  *
  * For each: the median rate, its ratio to direct, and the CPU the forwarding thread spent per GB (from /proc; the
  * wall-clock rate on a small busy machine swings with whatever else runs, CPU per GB much less). Then the same with
@@ -23,10 +23,11 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, ftruncateSync }
 import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Duplex } from 'node:stream';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { connectLocal } from '../../src/mesh/connect.ts';
 import { IngressListener } from '../../src/mesh/ingress.ts';
-import { splice } from '../../src/mesh/splice.ts';
+import { type Splice, type SpliceOptions, spliceEnds } from '../../src/mesh/splice.ts';
 import { silentLogger } from '../../src/util/logger.ts';
 import { defer, runBench } from './lib/cleanup.ts';
 import { median, printTable, summary, verdict } from './lib/report.ts';
@@ -123,6 +124,17 @@ async function meshForwarder(targetPort: number): Promise<{ port: number; stop()
   await ingress.start();
   ingress.setBackends([{ taskId: 'task', nodeId: 'self', address: '127.0.0.1' }]);
   return { port: ingress.port, stop: () => ingress.stop() };
+}
+
+/** Joins two streams with Node's pipes, under the mesh's connection rules: the way before socket-splice.ts. */
+function splice(a: Duplex, b: Duplex, options: SpliceOptions): Splice {
+  return spliceEnds(a, b, options, (from, to, shared) => {
+    from.on('data', (chunk: Buffer) => {
+      shared.lastActivity = performance.now();
+      if (to.writableLength + chunk.length > options.maxBufferedBytes) shared.abort(`over ${options.maxBufferedBytes} bytes waited to be written`);
+    });
+    from.pipe(to);
+  });
 }
 
 /** A listener joining each client to `targetPort` with the generic splice (streams and pipe). */
