@@ -11,10 +11,10 @@
  * write at once), so only the stream's path is measured. The whole process's CPU is reported too: V8's helper
  * threads (concurrent marking, sweeping) run beside both loops and take cores the daemons would share.
  *
- * Runs are bimodal. With so small a heap (about 8 MB live), V8 sometimes falls into a mark-compact every few
- * megabytes on one side (80-100 per run instead of 1), which roughly doubles that side's CPU per GB; run node with
- * --trace-gc to see which. Starting node with --initial-old-space-size=64 kept every run out of it (measured while
- * speeding up the mux's data path). Compare medians of interleaved runs.
+ * With so small a heap (about 8 MB live), V8 would fall into a mark-compact every few megabytes on one side (80-100
+ * per run instead of 1), roughly doubling that side's CPU per GB; the daemon sets V8's heap growth against it
+ * (src/daemon/heap.ts), and so does this benchmark, as the daemon does, before anything runs (V8's flags are the
+ * process's, the worker's included). Run node with --trace-gc to see the collections. Compare medians of runs.
  *
  * SWARMLET_BENCH_MUX_MB (default 512) MB per run, SWARMLET_BENCH_MUX_RUNS (default 5) runs; the figures are
  * medians. SWARMLET_TRANSPORT_AEAD picks the AEAD as for a node. SWARMLET_BENCH_MUX_CHUNK sets the source's chunk
@@ -27,6 +27,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { Readable, Writable } from 'node:stream';
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 import { StreamMux } from '../../src/cluster/mux/mux.ts';
+import { tuneHeapForTraffic } from '../../src/daemon/heap.ts';
 import type { StreamChannel } from '../../src/cluster/mux/stream.ts';
 import { ChannelStream } from '../../src/mesh/channel-stream.ts';
 import { dial, listen, type SecureChannel } from '../../src/transport/endpoint.ts';
@@ -169,5 +170,9 @@ async function main(): Promise<void> {
   }
 }
 
-if (isMainThread) await main();
-else await ingress();
+if (isMainThread) {
+  tuneHeapForTraffic();
+  await main();
+} else {
+  await ingress();
+}
