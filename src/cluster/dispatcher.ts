@@ -14,8 +14,15 @@
  * ready nodes have checked in with the new leader.
  *
  * A manager that is not the leader answers a session request with where the leader is.
+ *
+ * Pushes (assignments, the mesh table) go once per change, each with a digest of its content, and each heartbeat
+ * says the digests of what the node last took (PushedDigests). A push can be lost: sent on a channel that closes
+ * right after, or dropped by a node that did not yet know this leader when it came. A heartbeat naming another digest
+ * than the one last pushed sends the current content again, so a lost push is made good within one heartbeat
+ * rather than never, while nothing changes.
  */
 
+import { createHash } from 'node:crypto';
 import { describeError } from '../errors.ts';
 import type { RaftProposer } from '../manager/consensus/raft-proposer.ts';
 import { assignmentsFor, recordDescription } from '../manager/dispatcher.ts';
@@ -59,6 +66,25 @@ export interface SessionInfo {
   heartbeatMs: number;
 }
 
+/** What a node says in each heartbeat it has taken: the digest of the last push of each kind, when it has one. */
+export interface PushedDigests {
+  assignments?: string;
+  mesh?: string;
+}
+
+/** The digest a push carries: short, as it only tells one content from another, never from an adversary's. */
+export function pushDigest(json: string): string {
+  return createHash('sha256').update(json).digest('base64url').slice(0, 22);
+}
+
+/** A heartbeat's `have`, when it is well formed; undefined from a node that does not say (or says nonsense). */
+function reportedDigests(value: unknown): PushedDigests | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { assignments, mesh } = value as Record<string, unknown>;
+  if ((assignments !== undefined && typeof assignments !== 'string') || (mesh !== undefined && typeof mesh !== 'string')) return undefined;
+  return { ...(assignments === undefined ? {} : { assignments }), ...(mesh === undefined ? {} : { mesh }) };
+}
+
 export function managersOf(state: ClusterState): KnownManager[] {
   const members = state.security?.members ?? {};
   return Object.values(state.nodes)
@@ -70,11 +96,11 @@ export class Dispatcher {
   readonly #options: Required<DispatcherOptions>;
   /** Monotonic time each node was last heard from. */
   readonly #lastSeen = new Map<string, number>();
-  /** Assignments last pushed to each node, as JSON, so an unchanged set is not sent again. */
+  /** The digest of the assignments last pushed to each node, so an unchanged set is not sent again. */
   readonly #pushed = new Map<string, string>();
-  /** The mesh table last pushed to each node, likewise. */
+  /** The digest of the mesh table last pushed to each node, likewise. */
   readonly #pushedMesh = new Map<string, string>();
-  #mesh: { index: number; table: MeshTable; json: string } | null = null;
+  #mesh: { index: number; table: MeshTable; digest: string } | null = null;
   readonly #disposers: Disposer[] = [];
   #leaderSince = 0;
   #wasLeader = false;
@@ -156,6 +182,10 @@ export class Dispatcher {
       if (!wasResponsive) this.#options.onResponsive(nodeId);
       const node = state.nodes[nodeId];
       if (node && node.Status.State !== 'ready') this.#propose([{ nodeId, state: 'ready', message: '' }]);
+      // A node that has not taken what was last pushed to it gets it again (the push was lost).
+      const have = reportedDigests(message.have);
+      if (have && have.assignments !== this.#pushed.get(nodeId)) this.#pushed.delete(nodeId);
+      if (have && have.mesh !== this.#pushedMesh.get(nodeId)) this.#pushedMesh.delete(nodeId);
       // After the answer, on the same channel: a node that hears from this leader for the first time takes pushes
       // only from the leader it knows, which it learns from this very answer. Pushed before it, they were dropped,
       // and never sent again while unchanged.
@@ -197,19 +227,21 @@ export class Dispatcher {
   #pushTo(nodeId: string): void {
     const state = this.#options.proposer.state;
     const assignments = assignmentsFor(state, nodeId);
-    const json = JSON.stringify(assignments);
-    if (this.#pushed.get(nodeId) !== json && this.#options.peers.send(nodeId, { type: 'assignments', assignments })) this.#pushed.set(nodeId, json);
+    const digest = pushDigest(JSON.stringify(assignments));
+    if (this.#pushed.get(nodeId) !== digest && this.#options.peers.send(nodeId, { type: 'assignments', assignments, digest })) this.#pushed.set(nodeId, digest);
     // Every node runs the routing mesh, so every node gets the whole mesh table (published ports and their tasks).
-    const { table, json: meshJson } = this.#meshTable();
-    if (this.#pushedMesh.get(nodeId) !== meshJson && this.#options.peers.send(nodeId, { type: 'mesh', table })) this.#pushedMesh.set(nodeId, meshJson);
+    const mesh = this.#meshTable();
+    if (this.#pushedMesh.get(nodeId) !== mesh.digest && this.#options.peers.send(nodeId, { type: 'mesh', table: mesh.table, digest: mesh.digest })) {
+      this.#pushedMesh.set(nodeId, mesh.digest);
+    }
   }
 
   /** The mesh table of the current state, computed once per state rather than once per node pushed to. */
-  #meshTable(): { table: MeshTable; json: string } {
+  #meshTable(): { table: MeshTable; digest: string } {
     const state = this.#options.proposer.state;
     if (this.#mesh?.index !== state.index) {
       const table = meshTable(state);
-      this.#mesh = { index: state.index, table, json: JSON.stringify(table) };
+      this.#mesh = { index: state.index, table, digest: pushDigest(JSON.stringify(table)) };
     }
     return this.#mesh;
   }

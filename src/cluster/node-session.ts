@@ -11,6 +11,9 @@
  * that fails, so its agent restarts exited containers itself. Pushed assignments are cached on disk
  * (assignment-cache.ts), so a node that starts offline (a power cut in the field) runs what the cache holds. A
  * leader's push ends all of this.
+ *
+ * Each heartbeat says the digests of the last pushes taken (dispatcher.ts), so the leader sends again whatever was
+ * lost on the way; a push that comes before the answer naming its sender leader is held for that answer (#pushed).
  */
 
 import type { Assignment, AssignmentSource, StatusReporter } from '../agent/assignment.ts';
@@ -22,7 +25,7 @@ import type { TaskStatusUpdate } from '../manager/state/commands.ts';
 import type { Disposer } from '../runtime/runtime.ts';
 import type { Logger } from '../util/logger.ts';
 import type { KnownManager } from './credentials.ts';
-import { DEFAULT_HEARTBEAT_MS, type SessionInfo } from './dispatcher.ts';
+import { DEFAULT_HEARTBEAT_MS, type PushedDigests, type SessionInfo } from './dispatcher.ts';
 import type { PeerNetwork } from './peers.ts';
 
 export interface NodeSessionOptions {
@@ -70,21 +73,52 @@ export class NodeSession implements AssignmentSource, StatusReporter {
   #heartbeatMs = DEFAULT_HEARTBEAT_MS;
   /** Kinds of certificate refusal already logged. */
   readonly #refusals = new Set<string>();
+  /** The digests of the pushes taken from the leader, said in each heartbeat. */
+  readonly #have: PushedDigests = {};
+  /** Pushes from managers not (yet) known to lead, the newest of each kind from each: see #pushed. */
+  readonly #held = new Map<string, { from: string; apply(): void }>();
 
   constructor(options: NodeSessionOptions) {
     this.#options = options;
     this.#heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     options.peers.on('assignments', (message, channel) => {
-      if (channel.peer.nodeId !== this.#leader || !Array.isArray(message.assignments)) return;
-      this.#assignments = message.assignments as Assignment[];
-      this.#heard = true;
-      options.cache?.save(this.#assignments);
-      this.notify();
+      if (!Array.isArray(message.assignments)) return;
+      const assignments = message.assignments as Assignment[];
+      this.#pushed('assignments', channel.peer.nodeId, message.digest, () => {
+        this.#assignments = assignments;
+        this.#heard = true;
+        options.cache?.save(this.#assignments);
+        this.notify();
+      });
     });
     options.peers.on('mesh', (message, channel) => {
-      if (channel.peer.nodeId !== this.#leader || !isMeshTable(message.table)) return;
-      options.onMesh?.(message.table);
+      const table = message.table;
+      if (!isMeshTable(table)) return;
+      this.#pushed('mesh', channel.peer.nodeId, message.digest, () => options.onMesh?.(table));
     });
+  }
+
+  /**
+   * A push from the leader is taken at once. One from another manager is held until the end of the heartbeat
+   * under way: a leader answers a node's first heartbeat and pushes right after, and both may come in one read,
+   * the push handled before the answer that names its sender leader. Held, it is taken when the answer comes;
+   * dropped, it would be sent again only at the next heartbeat (dispatcher.ts).
+   */
+  #pushed(kind: keyof PushedDigests, from: string, digest: unknown, take: () => void): void {
+    const apply = () => {
+      if (typeof digest === 'string') this.#have[kind] = digest;
+      else delete this.#have[kind];
+      take();
+    };
+    if (from === this.#leader) apply();
+    else this.#held.set(`${kind} ${from}`, { from, apply });
+  }
+
+  /** Takes what `leader` pushed before this node knew it led; drops what others pushed. */
+  #takeHeld(leader: string): void {
+    const held = [...this.#held.values()];
+    this.#held.clear();
+    for (const push of held) if (push.from === leader) push.apply();
   }
 
   start(): void {
@@ -179,6 +213,7 @@ export class NodeSession implements AssignmentSource, StatusReporter {
       this.#leader = '';
       return;
     }
+    this.#held.clear(); // pushes from managers the last heartbeat did not find leading
     const candidates = this.#candidates();
     const queue = [...candidates];
     const tried = new Set<string>();
@@ -188,7 +223,8 @@ export class NodeSession implements AssignmentSource, StatusReporter {
       if (tried.has(nodeId)) continue;
       tried.add(nodeId);
       try {
-        const info = (await this.#options.peers.request(nodeId, { type: 'heartbeat', addr: this.#options.advertiseAddr() }, Math.max(1_000, this.#heartbeatMs))) as SessionInfo;
+        const heartbeat = { type: 'heartbeat', addr: this.#options.advertiseAddr(), have: { ...this.#have } };
+        const info = (await this.#options.peers.request(nodeId, heartbeat, Math.max(1_000, this.#heartbeatMs))) as SessionInfo;
         this.#options.onInfo(info);
         this.#heartbeatMs = info.heartbeatMs || this.#heartbeatMs;
         if (!info.leader) continue; // an election is on: ask the others, or wait for the next beat
@@ -203,6 +239,7 @@ export class NodeSession implements AssignmentSource, StatusReporter {
           continue;
         }
         if (this.#leader !== nodeId) this.#switchTo(nodeId);
+        this.#takeHeld(nodeId);
         const wasOffline = this.offline();
         if (this.#failures > 0) this.#options.log.info(`session with the leader ${nodeId} restored`);
         this.#failures = 0;

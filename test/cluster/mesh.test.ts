@@ -4,6 +4,9 @@
  * do.
  *
  * - A published port answers on every host, and requests spread over the tasks on both workers.
+ * - A worker whose daemon restarts opens the published port again and serves its task to the other hosts within a
+ *   heartbeat or two, restart after restart: the leader's pushes reach it even when they come before the answer
+ *   that names the leader, or are lost.
  * - A task whose container is killed costs only the requests it was answering, and leaves rotation at once.
  * - Scaling down under load fails no request: a task is drained (out of rotation on every node, its connections
  *   finished) before its container stops.
@@ -26,6 +29,8 @@ import type { Harness } from './harness.ts';
 
 /** The goal for a dead task to leave rotation; the test allows three times it. */
 const OUT_OF_ROTATION_GOAL_MS = 1_000;
+/** The dispatcher's heartbeat: a lost push is sent again with the next one. The test allows three times it. */
+const HEARTBEAT_MS = 1_000;
 /** How long after `docker kill` returns a request may still have been on its way to the killed container. */
 const IN_FLIGHT_MS = 100;
 
@@ -119,6 +124,24 @@ describe('routing mesh on real hosts', { timeout: 600_000 }, () => {
     // The pages are the two containers' hostnames: one on each worker.
     const containers = await Promise.all(['h2', 'h3'].map(async (host) => (await harness.host(host).docker(['ps', '--filter', 'label=com.docker.swarm.service.name=site', '--format', '{{.ID}}'])).stdout.trim()));
     assert.deepEqual([...pages].sort(), containers.map((id) => id.slice(0, 12)).sort());
+  });
+
+  it('opens the published port again on a worker whose daemon restarts, and serves its task to the other hosts, restart after restart', async () => {
+    const daemon = cluster.daemon('h2');
+    const taskOnH2 = (await harness.host('h2').docker(['ps', '--filter', 'label=com.docker.swarm.service.name=site', '--format', '{{.ID}}'])).stdout.trim().slice(0, 12);
+    for (let restart = 1; restart <= 3; restart++) {
+      await daemon.restart(); // returns once its API answers
+      const ready = performance.now();
+      // h2's own port, and h1's reaching h2's task: both need the mesh table the leader pushes to the restarted h2.
+      await until(`h2's published port answering after restart ${restart}`, async () => ((await get('h2', 8080)).page ? true : undefined), 30_000);
+      await until(`h2's task answering through h1 after restart ${restart}`, async () => {
+        const answers = await Promise.all(Array.from({ length: 6 }, () => get('h1', 8080)));
+        return answers.some((a) => a.page === taskOnH2) ? true : undefined;
+      }, 30_000);
+      const took = performance.now() - ready;
+      console.log(`mesh: restart ${restart} of h2's daemon: its port and its task through h1 answered ${took.toFixed(0)} ms after its API did`);
+      assert.ok(took < 3 * HEARTBEAT_MS, `the mesh on h2 came back within ${3 * HEARTBEAT_MS} ms of its restart (took ${took.toFixed(0)} ms)`);
+    }
   });
 
   it('fails only the requests in flight when a task is killed, and takes it out of rotation within the goal', async () => {

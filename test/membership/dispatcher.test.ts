@@ -27,13 +27,13 @@ function setup() {
     watch: () => () => {},
   } as unknown as RaftProposer;
   const handlers = new Map<string, (message: PeerMessage, channel: unknown) => unknown>();
-  const sent: Array<{ nodeId: string; type: string }> = [];
+  const sent: Array<{ nodeId: string; type: string; digest?: unknown }> = [];
   const peers = {
     handle: (type: string, handler: (message: PeerMessage, channel: unknown) => unknown) => handlers.set(type, handler),
     onConnect: () => () => {},
     isConnected: () => false,
     send: (nodeId: string, message: PeerMessage) => {
-      sent.push({ nodeId, type: message.type });
+      sent.push({ nodeId, type: message.type, digest: message.digest });
       return true;
     },
   } as unknown as PeerNetwork;
@@ -51,7 +51,7 @@ function setup() {
     onResponsive: (nodeId) => available.push(nodeId),
   });
   dispatcher.start();
-  const heartbeat = (nodeId: string) => handlers.get('heartbeat')!({ type: 'heartbeat' }, { peer: { nodeId } });
+  const heartbeat = (nodeId: string, have?: unknown) => handlers.get('heartbeat')!({ type: 'heartbeat', ...(have === undefined ? {} : { have }) }, { peer: { nodeId } });
   return { machine, dispatcher, heartbeat, available, sent, setLeader: (value: boolean) => (leader = value) };
 }
 
@@ -129,10 +129,42 @@ describe('dispatcher liveness', () => {
       // The answer names the leader; a node takes pushes only from the leader it knows, so they must come after.
       assert.deepEqual(sent, [], 'nothing is pushed before the answer');
       await new Promise((resolve) => setImmediate(resolve));
-      assert.deepEqual(sent, [{ nodeId: 'w1', type: 'assignments' }, { nodeId: 'w1', type: 'mesh' }]);
+      assert.deepEqual(sent.map(({ nodeId, type }) => ({ nodeId, type })), [{ nodeId: 'w1', type: 'assignments' }, { nodeId: 'w1', type: 'mesh' }]);
       heartbeat('w1');
       await new Promise((resolve) => setImmediate(resolve));
       assert.equal(sent.length, 2, 'unchanged: not pushed again');
+    } finally {
+      dispatcher.stop();
+    }
+  });
+
+  it('pushes again what a node says it has not taken, and nothing to a node that has it', async () => {
+    const { dispatcher, heartbeat, sent } = setup();
+    const pushes = () => new Promise((resolve) => setImmediate(resolve));
+    try {
+      heartbeat('w1', {});
+      await pushes();
+      assert.deepEqual(sent.map((s) => s.type), ['assignments', 'mesh']);
+      const [assignments, mesh] = sent.map((s) => s.digest);
+      assert.equal(typeof assignments, 'string');
+      assert.equal(typeof mesh, 'string');
+      // Both pushes lost (the node still has nothing): both again, the same content.
+      heartbeat('w1', {});
+      await pushes();
+      assert.deepEqual(sent.slice(2), [{ nodeId: 'w1', type: 'assignments', digest: assignments }, { nodeId: 'w1', type: 'mesh', digest: mesh }]);
+      // The mesh table lost, the assignments taken: only the table.
+      heartbeat('w1', { assignments });
+      await pushes();
+      assert.deepEqual(sent.slice(4), [{ nodeId: 'w1', type: 'mesh', digest: mesh }]);
+      // Both taken: nothing, heartbeat after heartbeat.
+      heartbeat('w1', { assignments, mesh });
+      heartbeat('w1', { assignments, mesh });
+      await pushes();
+      assert.equal(sent.length, 5);
+      // Nonsense in place of digests is taken as not saying: nothing pushed again.
+      heartbeat('w1', { assignments: 7 });
+      await pushes();
+      assert.equal(sent.length, 5);
     } finally {
       dispatcher.stop();
     }

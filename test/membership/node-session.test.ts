@@ -1,7 +1,8 @@
 /**
  * The session with the leader after a manager restarts: the other managers may still name it leader (no one new
  * was elected yet), and that stale answer must not send it to heartbeat itself over a channel to its own port. And
- * a node whose certificate the managers refuse says why and what to do, once.
+ * a node whose certificate the managers refuse says why and what to do, once. Pushes from the leader are taken
+ * even when they come before the answer that names it, and each heartbeat says what the node has taken.
  */
 
 import assert from 'node:assert/strict';
@@ -68,6 +69,49 @@ describe('node session', () => {
       await sleep(100);
       assert.equal(errors.length, 2);
       assert.match(errors[1]!, /removed from the cluster/);
+    } finally {
+      session.stop();
+    }
+  });
+
+  it('takes a push that came before the answer naming its sender leader, drops others, and says what it took', async () => {
+    const handlers = new Map<string, (message: PeerMessage, channel: unknown) => void>();
+    const beats: PeerMessage[] = [];
+    const push = (from: string, message: PeerMessage) => handlers.get(message.type)!(message, { peer: { nodeId: from } });
+    const peers = {
+      on: (type: string, handler: (message: PeerMessage, channel: unknown) => void) => handlers.set(type, handler),
+      request: async (nodeId: string, message: PeerMessage) => {
+        if (message.type !== 'heartbeat') return { ok: true };
+        beats.push(message);
+        if (beats.length === 1) {
+          // The leader's pushes arrive in the same read as its answer, and are handled before it.
+          push('m1', { type: 'assignments', assignments: [{ taskId: 't1' }], digest: 'a1' });
+          push('m1', { type: 'mesh', table: { services: [] }, digest: 'm1' });
+          // A manager that does not lead pushes too (a stale leader): not taken.
+          push('m2', { type: 'assignments', assignments: [{ taskId: 'stale' }], digest: 'x' });
+        }
+        return { leader: nodeId, now: Date.now(), role: 'worker', managers: [], roots: [], heartbeatMs: 20 };
+      },
+    } as unknown as PeerNetwork;
+    const tables: unknown[] = [];
+    const session = testSession(peers, { onMesh: (table) => tables.push(table) });
+    session.start();
+    try {
+      const deadline = performance.now() + 2_000;
+      while (beats.length < 2 && performance.now() < deadline) await sleep(5);
+      assert.equal(session.leader, 'm1');
+      assert.deepEqual(session.assignments(), [{ taskId: 't1' }], 'the push that came first is taken');
+      assert.deepEqual(tables, [{ services: [] }]);
+      assert.deepEqual(beats[0]!.have, {}, 'the first heartbeat has taken nothing');
+      assert.deepEqual(beats[1]!.have, { assignments: 'a1', mesh: 'm1' });
+      // Between heartbeats, a push from the known leader is taken at once; one from another manager never.
+      push('m2', { type: 'mesh', table: { services: [{ stale: true }] }, digest: 'x' });
+      push('m1', { type: 'assignments', assignments: [], digest: 'a2' });
+      assert.deepEqual(session.assignments(), []);
+      const seen = beats.length;
+      while (beats.length < seen + 2 && performance.now() < deadline) await sleep(5);
+      assert.deepEqual(beats.at(-1)!.have, { assignments: 'a2', mesh: 'm1' });
+      assert.equal(tables.length, 1, 'the other manager\'s table was dropped');
     } finally {
       session.stop();
     }
