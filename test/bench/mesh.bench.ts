@@ -35,11 +35,17 @@
  *    VmRSS of both daemons before, after each step and after they close, and how long the opening took;
  * 2. throughput: downloading the 256 MB file with curl, once per path to warm up (the first transfer after a daemon
  *    starts runs while V8 compiles its path: shown, not counted), then SWARMLET_BENCH_MESH_RUNS times per path
- *    (default 3, the paths interleaved); the median's ratio to direct against the goals (≥ 0.5 same host, ≥ 0.4 across hosts), and
+ *    (default 5, the paths interleaved); the median's ratio to direct against the goals (≥ 0.5 same host, ≥ 0.4 across hosts), and
  *    the CPU the two daemons spent per GB. A download that fails is reported with what the daemons logged. Beside
  *    them, as the reference for across hosts, two plain Node TCP relays (mesh-load.ts relay: pipes, no encryption)
  *    on h1 and h2 making the same three TCP hops: what any design that moves the bytes through a user-space process
- *    on each host pays on this machine before it encrypts anything;
+ *    on each host pays on this machine before it encrypts anything. All of it twice:
+ *    - as the hosts are: every process of every host may run on any of the machine's CPUs, so the client, the server,
+ *      both daemons and the kernel's work for three TCP hops share what direct's client and server have alone;
+ *    - one core per host, as separate machines have (with 2 CPUs or more): every process in h1's network namespace
+ *      (its daemon, engine, relay) and the clients started there are held to CPU 0, every one in h2's and in the task
+ *      container's to CPU 1 (sched_setaffinity, with taskset), so each host has one core of its own; direct and
+ *      same host then run on h2's one core, across hosts on h1's and h2's. h3 is left free, idle meanwhile;
  * 3. latency of small requests (one 36-byte request, one 66-byte answer): on 4 keep-alive connections at 200
  *    requests/s, on 16 at saturation, and a new connection per request at 15/s and at saturation (8 at once); the
  *    added latency is the mesh's percentile minus direct's; the daemons' CPU per request beside it;
@@ -61,17 +67,18 @@
  * mesh reset it), SWARMLET_HARNESS_KEEP=1 keeps the daemons' and engines' logs.
  */
 
+import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type Daemon, Harness, type Host, type HostProcess } from '../cluster/harness.ts';
+import { type Daemon, Harness, type Host, type HostProcess, processesInNetns } from '../cluster/harness.ts';
 import { TEST_IMAGE } from '../helpers/daemon.ts';
 import { defer, runBench } from './lib/cleanup.ts';
 import { formSwarm } from './lib/host-swarm.ts';
 import { median, megabytes, mebibytes, printTable, seconds, summary, verdict } from './lib/report.ts';
 import { residentBytes } from './lib/swarmlet.ts';
 
-const RUNS = Number(process.env.SWARMLET_BENCH_MESH_RUNS ?? 3);
+const RUNS = Number(process.env.SWARMLET_BENCH_MESH_RUNS ?? 5);
 const IDLE = Number(process.env.SWARMLET_BENCH_MESH_IDLE ?? 10_000);
 const REMOTE_IDLE = Number(process.env.SWARMLET_BENCH_MESH_IDLE_REMOTE ?? 10_000);
 /** What the issue asks the daemon's memory for: 10,000 idle client connections. */
@@ -192,9 +199,10 @@ async function load<T>(host: Host, mode: string, options: object, timeoutMs = 12
   return lastJson<T>(result.stdout);
 }
 
-/** curl inside `host`: the HTTP status, or the failure as curl words it. */
-async function curl(host: Host, url: string, maxSeconds: number, format = '%{http_code}'): Promise<{ ok: boolean; out: string; error: string }> {
-  const result = await host.exec(['curl', '-sS', '-o', '/dev/null', '--max-time', String(maxSeconds), '-w', format, url], { timeoutMs: (maxSeconds + 10) * 1000 });
+/** curl inside `host` (held to `cpu` when given): the HTTP status, or the failure as curl words it. */
+async function curl(host: Host, url: string, maxSeconds: number, format = '%{http_code}', cpu?: number): Promise<{ ok: boolean; out: string; error: string }> {
+  const pin = cpu === undefined ? [] : ['taskset', '-c', String(cpu)];
+  const result = await host.exec([...pin, 'curl', '-sS', '-o', '/dev/null', '--max-time', String(maxSeconds), '-w', format, url], { timeoutMs: (maxSeconds + 10) * 1000 });
   return { ok: result.code === 0, out: result.stdout.trim(), error: result.code === 0 ? '' : `curl exit ${result.code}: ${result.stderr.trim()}` };
 }
 
@@ -308,60 +316,133 @@ interface Transfer {
   error?: string;
 }
 
-async function download(setup: Setup, via: PathName): Promise<Transfer> {
+async function download(setup: Setup, via: PathName, placement: Placement): Promise<Transfer> {
   const r = route(setup, via, HTTP_PORT);
   const pids = forwarders(setup, via);
   const before = { h1: await cpuSeconds(pids.h1), h2: await cpuSeconds(pids.h2) };
   const marks = logMarks(setup);
-  const result = await curl(r.client, `http://${r.host}:${r.port}/big`, 120, '%{speed_download} %{size_download}');
-  const cpu = { h1: (await cpuSeconds(pids.h1)) - before.h1, h2: (await cpuSeconds(pids.h2)) - before.h2 };
+  const cpu = placement === 'core per host' ? HOST_CPU[r.client.name] : undefined;
+  const result = await curl(r.client, `http://${r.host}:${r.port}/big`, 120, '%{speed_download} %{size_download}', cpu);
+  const used = { h1: (await cpuSeconds(pids.h1)) - before.h1, h2: (await cpuSeconds(pids.h2)) - before.h2 };
   const [rate, bytes] = result.out.split(' ').map(Number) as [number, number];
   const whole = BIG_MB * 2 ** 20;
   if (!result.ok || bytes !== whole) {
     const error = `${result.error || 'short'} after ${megabytes(bytes || 0)} of ${megabytes(whole)}`;
     await sleep(1_000); // The task's node logs the reset when its end of the stream closes.
     const said = linesSince(setup, marks, /mesh|channel|stream|reset|keepalive/i);
-    console.log(`mesh: throughput: ${via}: FAILED: ${error}; what the daemons logged meanwhile (SWARMLET_LOG_LEVEL=debug says more):\n` +
+    console.log(`mesh: throughput (${placement}): ${via}: FAILED: ${error}; what the daemons logged meanwhile (SWARMLET_LOG_LEVEL=debug says more):\n` +
       `${said.slice(-12).map((l) => `    ${l}`).join('\n') || '    nothing'}`);
-    return { via, rate: NaN, cpu, bytes: bytes || 0, error };
+    return { via, rate: NaN, cpu: used, bytes: bytes || 0, error };
   }
-  return { via, rate, cpu, bytes };
+  return { via, rate, cpu: used, bytes };
 }
 
 const succeeded = (list: Transfer[]) => list.filter((t) => t.error === undefined);
 /** The median rate of the transfers that completed; NaN if none did. */
 const medianRate = (list: Transfer[]) => (succeeded(list).length ? median(succeeded(list).map((t) => t.rate)) : NaN);
 
-async function throughput(setup: Setup): Promise<Map<PathName, Transfer[]>> {
+/**
+ * How the hosts' processes sit on the machine's CPUs for a set of runs: as they are (any process on any CPU), or
+ * one core per host (see the header).
+ */
+type Placement = 'shared' | 'core per host';
+/** The CPU each host's processes are held to, one core per host. */
+const HOST_CPU: Record<string, number> = { h1: 0, h2: 1 };
+type Transfers = Map<PathName, Transfer[]>;
+
+async function throughput(setup: Setup): Promise<{ shared: Transfers; perHost: Transfers | null }> {
   setup.relays = await startRelays(setup);
-  const transfers = new Map<PathName, Transfer[]>(THROUGHPUT_PATHS.map((p) => [p, []]));
-  const warmUps = new Map<PathName, Transfer>();
-  try {
+  const runAll = async (placement: Placement, warmUps?: Map<PathName, Transfer>) => {
+    const transfers: Transfers = new Map(THROUGHPUT_PATHS.map((p) => [p, []]));
     // The first download of a path after a daemon starts runs while V8 compiles that path: shown, not counted.
-    for (const via of THROUGHPUT_PATHS) warmUps.set(via, await download(setup, via));
+    if (warmUps) for (const via of THROUGHPUT_PATHS) warmUps.set(via, await download(setup, via, placement));
     for (let run = 0; run < RUNS; run++) {
-      for (const via of THROUGHPUT_PATHS) transfers.get(via)!.push(await download(setup, via));
+      for (const via of THROUGHPUT_PATHS) transfers.get(via)!.push(await download(setup, via, placement));
+    }
+    return transfers;
+  };
+  const warmUps = new Map<PathName, Transfer>();
+  let shared: Transfers;
+  let perHost: Transfers | null = null;
+  try {
+    shared = await runAll('shared', warmUps);
+    if (os.cpus().length >= 2) {
+      const release = await oneCorePerHost(setup);
+      try {
+        perHost = await runAll('core per host');
+      } finally {
+        await release();
+      }
+    } else {
+      console.log(`mesh: throughput: one CPU only, so no runs with one core per host`);
     }
   } finally {
     await Promise.all([setup.relays.h1.end(5_000), setup.relays.h2.end(5_000)]);
     delete setup.relays;
   }
+  printThroughput(`mesh throughput, the hosts sharing the machine's ${os.cpus().length} CPUs`, shared, warmUps);
+  if (perHost) printThroughput('mesh throughput, one core per host (h1 on CPU 0, h2 and its task on CPU 1)', perHost);
+  return { shared, perHost };
+}
+
+function printThroughput(title: string, transfers: Transfers, warmUps?: Map<PathName, Transfer>): void {
   const direct = medianRate(transfers.get('direct')!);
+  const rate = (t: Transfer) => (t.error === undefined ? (t.rate / 1e6).toFixed(0) : 'failed');
   printTable(
-    `mesh throughput: ${BIG_MB} MiB from busybox httpd, curl, ${RUNS} run(s) per path (MB = 10^6 bytes); CPU per GB moved of the daemons (of the relays on the reference row)`,
-    ['path', 'warm-up, not counted', 'runs (MB/s)', 'median', 'ratio to direct', 'goal', 'h1 CPU s/GB', 'h2 CPU s/GB'],
+    `${title}: ${BIG_MB} MiB from busybox httpd, curl, ${RUNS} run(s) per path (MB = 10^6 bytes); CPU per GB moved of the daemons (of the relays on the reference row)`,
+    ['path', ...(warmUps ? ['warm-up, not counted'] : []), 'runs (MB/s)', 'median', 'ratio to direct', 'goal', 'h1 CPU s/GB', 'h2 CPU s/GB'],
     THROUGHPUT_PATHS.map((via) => {
       const list = transfers.get(via)!;
       const mid = medianRate(list);
       const gb = list.reduce((sum, t) => sum + t.bytes, 0) / 1e9;
       const cpu = (host: 'h1' | 'h2') => (list.reduce((sum, t) => sum + t.cpu[host], 0) / gb).toFixed(2);
       const goal = via === 'local' || via === 'remote' ? `≥ ${THROUGHPUT_GOAL[via]}: ${verdict(mid / direct >= THROUGHPUT_GOAL[via])}` : '-';
-      const rate = (t: Transfer) => (t.error === undefined ? (t.rate / 1e6).toFixed(0) : 'failed');
       const runs = list.map(rate).join(', ');
-      return [PATH_TITLE[via], rate(warmUps.get(via)!), runs, Number.isNaN(mid) ? 'n/a' : `${(mid / 1e6).toFixed(0)} MB/s`, Number.isNaN(mid / direct) ? 'n/a' : (mid / direct).toFixed(2), goal, cpu('h1'), cpu('h2')];
+      return [PATH_TITLE[via], ...(warmUps ? [rate(warmUps.get(via)!)] : []), runs, Number.isNaN(mid) ? 'n/a' : `${(mid / 1e6).toFixed(0)} MB/s`,
+        Number.isNaN(mid / direct) ? 'n/a' : (mid / direct).toFixed(2), goal, cpu('h1'), cpu('h2')];
     }),
   );
-  return transfers;
+}
+
+/** One summary line of a set of throughput runs: each path's median, its ratio to direct, the goals' verdicts. */
+function throughputSummary(placement: string, transfers: Transfers): string {
+  const mid = (via: PathName) => medianRate(transfers.get(via)!);
+  const ratio = (via: PathName) => mid(via) / mid('direct');
+  const failures = (via: PathName) => {
+    const failed = transfers.get(via)!.filter((t) => t.error !== undefined);
+    return failed.length ? `, ${failed.length} of ${RUNS} FAILED (${failed[0]!.error})` : '';
+  };
+  const mb = (via: PathName) => `${(mid(via) / 1e6).toFixed(0)} MB/s`;
+  return `mesh throughput, ${placement} (${BIG_MB} MiB, median of ${RUNS}): direct ${mb('direct')}${failures('direct')}, ` +
+    `mesh same host ${mb('local')} = ${ratio('local').toFixed(2)} (goal ≥ ${THROUGHPUT_GOAL.local}: ${verdict(ratio('local') >= THROUGHPUT_GOAL.local)}${failures('local')}), ` +
+    `mesh across hosts (encrypted) ${mb('remote')} = ${ratio('remote').toFixed(2)} (goal ≥ ${THROUGHPUT_GOAL.remote}: ${verdict(ratio('remote') >= THROUGHPUT_GOAL.remote)}${failures('remote')}); ` +
+    `reference, the same three TCP hops through two plain Node relays with no encryption: ${mb('relay')} = ${ratio('relay').toFixed(2)}${failures('relay')}`;
+}
+
+/**
+ * Holds every thread of every process of h1 to CPU 0, and of h2 and the task container to CPU 1 (clients are
+ * started held: see download); answers how to let them all run anywhere again. A process that ends meanwhile is
+ * skipped.
+ */
+async function oneCorePerHost(setup: Setup): Promise<() => Promise<void>> {
+  const [h1, h2] = setup.hosts as [Host, Host];
+  const placed = [
+    { cpu: HOST_CPU.h1!, pids: await h1.processes() },
+    { cpu: HOST_CPU.h2!, pids: [...await h2.processes(), ...await processesInNetns(`/proc/${setup.containerPid}/ns/net`)] },
+  ];
+  const held: number[] = [];
+  for (const { cpu, pids } of placed) {
+    for (const pid of pids) if (await affinity(pid, String(cpu))) held.push(pid);
+  }
+  console.log(`mesh: throughput: one core per host: ${placed.map((p, i) => `${setup.hosts[i]!.name}'s ${p.pids.length} processes on CPU ${p.cpu}`).join(', ')}`);
+  return async () => {
+    for (const pid of held) await affinity(pid, `0-${os.cpus().length - 1}`);
+  };
+}
+
+/** Sets the CPUs every thread of `pid` may run on (taskset -a); false when the process is gone. */
+async function affinity(pid: number, cpus: string): Promise<boolean> {
+  return new Promise((resolve) => execFile('taskset', ['-a', '-p', '-c', cpus, String(pid)], (err) => resolve(!err)));
 }
 
 /** The reference: a plain relay on h2 to the container, and one on h1 to h2's, each answering before it is timed. */
@@ -907,18 +988,8 @@ async function main(): Promise<void> {
   // -------------------------------------------------------------------------------------------------------------
   // Summaries
 
-  const mid = (via: PathName) => medianRate(transfers.get(via)!);
-  const ratio = (via: PathName) => mid(via) / mid('direct');
-  const failures = (via: PathName) => {
-    const failed = transfers.get(via)!.filter((t) => t.error !== undefined);
-    return failed.length ? `, ${failed.length} of ${RUNS} FAILED (${failed[0]!.error})` : '';
-  };
-  summary(
-    `mesh throughput (${BIG_MB} MiB, median of ${RUNS}): direct ${(mid('direct') / 1e6).toFixed(0)} MB/s, ` +
-      `mesh same host ${(mid('local') / 1e6).toFixed(0)} MB/s = ${ratio('local').toFixed(2)} (goal ≥ ${THROUGHPUT_GOAL.local}: ${verdict(ratio('local') >= THROUGHPUT_GOAL.local)}${failures('local')}), ` +
-      `mesh across hosts (encrypted) ${(mid('remote') / 1e6).toFixed(0)} MB/s = ${ratio('remote').toFixed(2)} (goal ≥ ${THROUGHPUT_GOAL.remote}: ${verdict(ratio('remote') >= THROUGHPUT_GOAL.remote)}${failures('remote')})${failures('direct')}; ` +
-      `reference, the same three TCP hops through two plain Node relays with no encryption: ${(mid('relay') / 1e6).toFixed(0)} MB/s = ${ratio('relay').toFixed(2)}${failures('relay')}`,
-  );
+  summary(throughputSummary(`as the hosts are (sharing ${os.cpus().length} CPUs)`, transfers.shared));
+  if (transfers.perHost) summary(throughputSummary('one core per host', transfers.perHost));
   for (const scenario of SCENARIOS) {
     const byPath = latencies.get(scenario.name)!;
     const d = byPath.get('direct')!;

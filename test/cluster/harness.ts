@@ -503,9 +503,14 @@ export class Host {
     await fs.rm(path.join(engineExecRootOf(this.index), 'containerd', 'containerd.pid'), { force: true });
   }
 
+  /** Every process running in the host: its engine, its daemon, whatever was started in it (not its containers). */
+  processes(): Promise<number[]> {
+    return processesInNetns(path.join(NETNS_DIR, this.netns));
+  }
+
   /** Processes of the host's engine other than dockerd, by command name: they live in the host's network namespace. */
   async #engineProcesses(names: string[]): Promise<number[]> {
-    const pids = await processesInNetns(path.join(NETNS_DIR, this.netns));
+    const pids = await this.processes();
     // /proc/PID/comm holds the first 15 bytes of the name: containerd-shim-runc-v2 reads containerd-shim.
     const named = await Promise.all(pids.map(async (pid) => (await fs.readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim()));
     return pids.filter((_, i) => names.includes(named[i]!));
@@ -952,7 +957,8 @@ async function allPids(): Promise<number[]> {
 }
 
 /** PIDs of the processes in the network namespace mounted at `file`. */
-async function processesInNetns(file: string): Promise<number[]> {
+/** Every process whose network namespace is the one at `file` (a host's, or a container's /proc/PID/ns/net). */
+export async function processesInNetns(file: string): Promise<number[]> {
   const inode = (await fs.stat(file).catch(() => undefined))?.ino;
   if (inode === undefined) return [];
   const found: number[] = [];
