@@ -187,8 +187,7 @@ export class Dispatcher {
       if (have && have.assignments !== this.#pushed.get(nodeId)) this.#pushed.delete(nodeId);
       if (have && have.mesh !== this.#pushedMesh.get(nodeId)) this.#pushedMesh.delete(nodeId);
       // After the answer, on the same channel: a node that hears from this leader for the first time takes pushes
-      // only from the leader it knows, which it learns from this very answer. Pushed before it, they were dropped,
-      // and never sent again while unchanged.
+      // only from the leader it knows, which it learns from this very answer (one that comes first is held for it).
       setImmediate(() => this.#pushTo(nodeId));
       const addr = typeof message.addr === 'string' ? message.addr : undefined;
       const member = state.security?.members[nodeId];
