@@ -421,7 +421,7 @@ function throughputSummary(placement: string, transfers: Transfers): string {
 
 /**
  * Holds every thread of every process of h1 to CPU 0, and of h2 and the task container to CPU 1 (clients are
- * started held: see download); answers how to let them all run anywhere again. A process that ends meanwhile is
+ * started held: see download); answers how to give each back the CPUs it had. A process that ends meanwhile is
  * skipped.
  */
 async function oneCorePerHost(setup: Setup): Promise<() => Promise<void>> {
@@ -430,19 +430,22 @@ async function oneCorePerHost(setup: Setup): Promise<() => Promise<void>> {
     { cpu: HOST_CPU.h1!, pids: await h1.processes() },
     { cpu: HOST_CPU.h2!, pids: [...await h2.processes(), ...await processesInNetns(`/proc/${setup.containerPid}/ns/net`)] },
   ];
-  const held: number[] = [];
+  const held: Array<{ pid: number; was: string }> = [];
   for (const { cpu, pids } of placed) {
-    for (const pid of pids) if (await affinity(pid, String(cpu))) held.push(pid);
+    for (const pid of pids) {
+      const was = await taskset(['-c', '-p', String(pid)]);
+      if (was !== null && (await taskset(['-a', '-p', '-c', String(cpu), String(pid)])) !== null) held.push({ pid, was: was.slice(was.lastIndexOf(':') + 1).trim() });
+    }
   }
   console.log(`mesh: throughput: one core per host: ${placed.map((p, i) => `${setup.hosts[i]!.name}'s ${p.pids.length} processes on CPU ${p.cpu}`).join(', ')}`);
   return async () => {
-    for (const pid of held) await affinity(pid, `0-${os.cpus().length - 1}`);
+    for (const { pid, was } of held) await taskset(['-a', '-p', '-c', was, String(pid)]);
   };
 }
 
-/** Sets the CPUs every thread of `pid` may run on (taskset -a); false when the process is gone. */
-async function affinity(pid: number, cpus: string): Promise<boolean> {
-  return new Promise((resolve) => execFile('taskset', ['-a', '-p', '-c', cpus, String(pid)], (err) => resolve(!err)));
+/** Runs taskset: what it printed, or null when it failed (the process is gone). */
+function taskset(args: string[]): Promise<string | null> {
+  return new Promise((resolve) => execFile('taskset', args, (err, stdout) => resolve(err ? null : stdout)));
 }
 
 /** The reference: a plain relay on h2 to the container, and one on h1 to h2's, each answering before it is timed. */
