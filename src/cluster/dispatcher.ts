@@ -18,8 +18,10 @@
  * Pushes (assignments, the mesh table) go once per change, each with a digest of its content, and each heartbeat
  * says the digests of what the node last took (PushedDigests). A push can be lost: sent on a channel that closes
  * right after, or dropped by a node that did not yet know this leader when it came. A heartbeat naming another digest
- * than the one last pushed sends the current content again, so a lost push is made good within one heartbeat
- * rather than never, while nothing changes.
+ * than the one last pushed sends the current content again, so a lost push is made good within a heartbeat or two
+ * rather than never, while nothing changes. A heartbeat within one period of the push it does not name is taken to
+ * have crossed it on the way, and brings nothing: while the state changes fast (a rolling update), pushes are not
+ * doubled.
  */
 
 import { createHash } from 'node:crypto';
@@ -100,6 +102,8 @@ export class Dispatcher {
   readonly #pushed = new Map<string, string>();
   /** The digest of the mesh table last pushed to each node, likewise. */
   readonly #pushedMesh = new Map<string, string>();
+  /** When each push was last sent, by kind and node (`assignments <id>`, `mesh <id>`). */
+  readonly #pushedAt = new Map<string, number>();
   #mesh: { index: number; table: MeshTable; digest: string } | null = null;
   readonly #disposers: Disposer[] = [];
   #leaderSince = 0;
@@ -182,10 +186,11 @@ export class Dispatcher {
       if (!wasResponsive) this.#options.onResponsive(nodeId);
       const node = state.nodes[nodeId];
       if (node && node.Status.State !== 'ready') this.#propose([{ nodeId, state: 'ready', message: '' }]);
-      // A node that has not taken what was last pushed to it gets it again (the push was lost).
+      // A node that has not taken what was last pushed to it gets it again (the push was lost), unless it went out
+      // within the last period: then this heartbeat may have crossed it.
       const have = reportedDigests(message.have);
-      if (have && have.assignments !== this.#pushed.get(nodeId)) this.#pushed.delete(nodeId);
-      if (have && have.mesh !== this.#pushedMesh.get(nodeId)) this.#pushedMesh.delete(nodeId);
+      if (have && have.assignments !== this.#pushed.get(nodeId) && this.#pushedLongAgo('assignments', nodeId, now)) this.#pushed.delete(nodeId);
+      if (have && have.mesh !== this.#pushedMesh.get(nodeId) && this.#pushedLongAgo('mesh', nodeId, now)) this.#pushedMesh.delete(nodeId);
       // After the answer, on the same channel: a node that hears from this leader for the first time takes pushes
       // only from the leader it knows, which it learns from this very answer (one that comes first is held for it).
       setImmediate(() => this.#pushTo(nodeId));
@@ -227,12 +232,21 @@ export class Dispatcher {
     const state = this.#options.proposer.state;
     const assignments = assignmentsFor(state, nodeId);
     const digest = pushDigest(JSON.stringify(assignments));
-    if (this.#pushed.get(nodeId) !== digest && this.#options.peers.send(nodeId, { type: 'assignments', assignments, digest })) this.#pushed.set(nodeId, digest);
+    if (this.#pushed.get(nodeId) !== digest && this.#options.peers.send(nodeId, { type: 'assignments', assignments, digest })) {
+      this.#pushed.set(nodeId, digest);
+      this.#pushedAt.set(`assignments ${nodeId}`, performance.now());
+    }
     // Every node runs the routing mesh, so every node gets the whole mesh table (published ports and their tasks).
     const mesh = this.#meshTable();
     if (this.#pushedMesh.get(nodeId) !== mesh.digest && this.#options.peers.send(nodeId, { type: 'mesh', table: mesh.table, digest: mesh.digest })) {
       this.#pushedMesh.set(nodeId, mesh.digest);
+      this.#pushedAt.set(`mesh ${nodeId}`, performance.now());
     }
+  }
+
+  /** Whether the last push of `kind` to the node went out a heartbeat period or more before `now` (or never). */
+  #pushedLongAgo(kind: keyof PushedDigests, nodeId: string, now: number): boolean {
+    return now - (this.#pushedAt.get(`${kind} ${nodeId}`) ?? -Infinity) >= this.#options.heartbeatMs;
   }
 
   /** The mesh table of the current state, computed once per state rather than once per node pushed to. */

@@ -148,15 +148,22 @@ describe('dispatcher liveness', () => {
       const [assignments, mesh] = sent.map((s) => s.digest);
       assert.equal(typeof assignments, 'string');
       assert.equal(typeof mesh, 'string');
-      // Both pushes lost (the node still has nothing): both again, the same content.
+      // A heartbeat within a period of the pushes may have crossed them on the way: nothing again yet.
+      heartbeat('w1', {});
+      await pushes();
+      assert.equal(sent.length, 2, 'not doubled while the pushes may still be on their way');
+      // A period later the node still has nothing: both pushes were lost, and both go again, the same content.
+      await sleep(HEARTBEAT_MS + 20); // a period and a margin: timers may fire a little early against performance.now()
       heartbeat('w1', {});
       await pushes();
       assert.deepEqual(sent.slice(2), [{ nodeId: 'w1', type: 'assignments', digest: assignments }, { nodeId: 'w1', type: 'mesh', digest: mesh }]);
-      // The mesh table lost, the assignments taken: only the table.
+      // The mesh table lost again, the assignments taken: only the table.
+      await sleep(HEARTBEAT_MS + 20);
       heartbeat('w1', { assignments });
       await pushes();
       assert.deepEqual(sent.slice(4), [{ nodeId: 'w1', type: 'mesh', digest: mesh }]);
       // Both taken: nothing, heartbeat after heartbeat.
+      await sleep(HEARTBEAT_MS + 20);
       heartbeat('w1', { assignments, mesh });
       heartbeat('w1', { assignments, mesh });
       await pushes();
