@@ -74,6 +74,10 @@ export interface PushedDigests {
   mesh?: string;
 }
 
+const PUSH_KINDS = ['assignments', 'mesh'] as const;
+/** What was last pushed to a node, by kind. */
+type SentPushes = Partial<Record<keyof PushedDigests, { digest: string; at: number }>>;
+
 /** The digest a push carries: short, as it only tells one content from another, never from an adversary's. */
 export function pushDigest(json: string): string {
   return createHash('sha256').update(json).digest('base64url').slice(0, 22);
@@ -98,12 +102,8 @@ export class Dispatcher {
   readonly #options: Required<DispatcherOptions>;
   /** Monotonic time each node was last heard from. */
   readonly #lastSeen = new Map<string, number>();
-  /** The digest of the assignments last pushed to each node, so an unchanged set is not sent again. */
-  readonly #pushed = new Map<string, string>();
-  /** The digest of the mesh table last pushed to each node, likewise. */
-  readonly #pushedMesh = new Map<string, string>();
-  /** When each push was last sent, by kind and node (`assignments <id>`, `mesh <id>`). */
-  readonly #pushedAt = new Map<string, number>();
+  /** What was last pushed to each node, by kind (its digest and when it went), so unchanged content is not sent again. */
+  readonly #sent = new Map<string, SentPushes>();
   #mesh: { index: number; table: MeshTable; digest: string } | null = null;
   readonly #disposers: Disposer[] = [];
   #leaderSince = 0;
@@ -121,8 +121,7 @@ export class Dispatcher {
     peers.handle('describe', (message, channel) => this.#describe(channel.peer.nodeId, message));
     this.#disposers.push(proposer.watch(() => this.#pushAll()));
     this.#disposers.push(peers.onConnect((nodeId) => {
-      this.#pushed.delete(nodeId);
-      this.#pushedMesh.delete(nodeId);
+      this.#sent.delete(nodeId);
     }));
     const timer = setInterval(() => this.#checkLiveness(), Math.max(100, Math.floor(this.#options.heartbeatMs / 2)));
     timer.unref();
@@ -170,8 +169,7 @@ export class Dispatcher {
     const leader = this.#options.isLeader();
     if (leader && !this.#wasLeader) {
       this.#leaderSince = performance.now();
-      this.#pushed.clear();
-      this.#pushedMesh.clear();
+      this.#sent.clear();
     }
     this.#wasLeader = leader;
     return leader;
@@ -186,11 +184,8 @@ export class Dispatcher {
       if (!wasResponsive) this.#options.onResponsive(nodeId);
       const node = state.nodes[nodeId];
       if (node && node.Status.State !== 'ready') this.#propose([{ nodeId, state: 'ready', message: '' }]);
-      // A node that has not taken what was last pushed to it gets it again (the push was lost), unless it went out
-      // within the last period: then this heartbeat may have crossed it.
       const have = reportedDigests(message.have);
-      if (have && have.assignments !== this.#pushed.get(nodeId) && this.#pushedLongAgo('assignments', nodeId, now)) this.#pushed.delete(nodeId);
-      if (have && have.mesh !== this.#pushedMesh.get(nodeId) && this.#pushedLongAgo('mesh', nodeId, now)) this.#pushedMesh.delete(nodeId);
+      if (have) this.#forgetLost(nodeId, have, now);
       // After the answer, on the same channel: a node that hears from this leader for the first time takes pushes
       // only from the leader it knows, which it learns from this very answer (one that comes first is held for it).
       setImmediate(() => this.#pushTo(nodeId));
@@ -231,22 +226,31 @@ export class Dispatcher {
   #pushTo(nodeId: string): void {
     const state = this.#options.proposer.state;
     const assignments = assignmentsFor(state, nodeId);
-    const digest = pushDigest(JSON.stringify(assignments));
-    if (this.#pushed.get(nodeId) !== digest && this.#options.peers.send(nodeId, { type: 'assignments', assignments, digest })) {
-      this.#pushed.set(nodeId, digest);
-      this.#pushedAt.set(`assignments ${nodeId}`, performance.now());
-    }
+    this.#push(nodeId, 'assignments', pushDigest(JSON.stringify(assignments)), { assignments });
     // Every node runs the routing mesh, so every node gets the whole mesh table (published ports and their tasks).
     const mesh = this.#meshTable();
-    if (this.#pushedMesh.get(nodeId) !== mesh.digest && this.#options.peers.send(nodeId, { type: 'mesh', table: mesh.table, digest: mesh.digest })) {
-      this.#pushedMesh.set(nodeId, mesh.digest);
-      this.#pushedAt.set(`mesh ${nodeId}`, performance.now());
-    }
+    this.#push(nodeId, 'mesh', mesh.digest, { table: mesh.table });
   }
 
-  /** Whether the last push of `kind` to the node went out a heartbeat period or more before `now` (or never). */
-  #pushedLongAgo(kind: keyof PushedDigests, nodeId: string, now: number): boolean {
-    return now - (this.#pushedAt.get(`${kind} ${nodeId}`) ?? -Infinity) >= this.#options.heartbeatMs;
+  /** Sends a push of `kind` unless the node was last sent this very content. */
+  #push(nodeId: string, kind: keyof PushedDigests, digest: string, body: Record<string, unknown>): void {
+    const sent = this.#sent.get(nodeId) ?? {};
+    if (sent[kind]?.digest === digest || !this.#options.peers.send(nodeId, { type: kind, ...body, digest })) return;
+    sent[kind] = { digest, at: performance.now() };
+    this.#sent.set(nodeId, sent);
+  }
+
+  /**
+   * Forgets each push the node says it has not taken, so the next push sends it again (it was lost); not one that
+   * went out within the last period, which this heartbeat may have crossed on the way.
+   */
+  #forgetLost(nodeId: string, have: PushedDigests, now: number): void {
+    const sent = this.#sent.get(nodeId);
+    if (!sent) return;
+    for (const kind of PUSH_KINDS) {
+      const last = sent[kind];
+      if (last && have[kind] !== last.digest && now - last.at >= this.#options.heartbeatMs) delete sent[kind];
+    }
   }
 
   /** The mesh table of the current state, computed once per state rather than once per node pushed to. */
